@@ -1,0 +1,11 @@
+"""Perturbation-mask explainers for multivariate time-series models.
+
+The explainers are scikit-learn estimators: ``fit(X, model)`` then
+``transform(X)`` returns saliency masks in [0, 1] shaped like ``X``.
+"""
+
+__version__ = "0.1.0.dev0"
+
+from .dynamask import DynaMask
+
+__all__ = ["DynaMask", "__version__"]

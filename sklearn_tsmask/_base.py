@@ -1,0 +1,356 @@
+"""The base class of every mask explainer: contract, validation and the loop.
+
+An explainer subclass states only what is its own — how its masks (and any
+perturbation network) are parametrised and what its loss is — through five
+hooks, and :class:`BaseMaskExplainer` does the rest once: input validation,
+the model adapter, device, seeding, the target ``f(x)`` computed once, batching,
+the optimisation loop, progress reporting, and the conversion of masks back to
+the user's container.
+
+Hooks (see :class:`BaseMaskExplainer`): ``_validate_params``,
+``_init_batch``, ``_batch_loss``, ``_after_step``, ``_finish_batch``; optionally
+``_n_variants``, ``_make_optimizer``, ``_set_fit_results``.
+"""
+
+import numbers
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+from tqdm.auto import tqdm
+
+from ._models import check_model_output, looks_like_model, wrap_model
+from ._panel import from_tensor, to_tensor
+from ._utils import fingerprint, make_generator, resolve_device
+
+__all__ = ["BaseMaskExplainer", "Batch"]
+
+_LOSSES = ("mse", "cross_entropy")
+_PROBE_SIZE = 16
+
+
+@dataclass
+class Batch:
+    """The slice of the data a subclass optimises masks for.
+
+    Attributes
+    ----------
+    x : torch.Tensor of shape (B, C, T)
+        The series of the batch, on the explainer's device.
+    target : torch.Tensor of shape (B, ...)
+        The model's output on ``x``, computed once, without gradient.
+    target_classes : torch.Tensor or None
+        Argmax of ``target`` over its last axis (cross-entropy only).
+    model_kwargs : dict
+        Per-sample keyword tensors for the model, sliced to the batch.
+    generator : torch.Generator
+        Seeded generator for any random draw.
+    fitting : bool
+        True in ``fit`` (shared parts are trained), False in ``transform``.
+    rows : slice
+        Position of the batch in the data being explained.
+    state : dict
+        Whatever the subclass needs (mask parameters, regulariser constants).
+    """
+
+    x: torch.Tensor
+    target: torch.Tensor
+    target_classes: object
+    model_kwargs: dict
+    generator: torch.Generator
+    fitting: bool
+    rows: slice
+    state: dict = field(default_factory=dict)
+
+    @property
+    def size(self):
+        return self.x.shape[0]
+
+
+class BaseMaskExplainer(TransformerMixin, BaseEstimator):
+    """Base class for perturbation-mask explainers of time-series models.
+
+    Not to be used directly. ``fit(X, model)`` optimises the masks of ``X``
+    (and trains what a method shares across series); ``transform(X)`` returns
+    masks in [0, 1] shaped like ``X``, reusing the fitted masks when ``X`` is
+    the fitted data.
+
+    Common hyper-parameters of subclasses: ``n_epochs``, ``learning_rate``,
+    ``batch_size``, ``loss``, ``model_layout``, ``device``, ``random_state``,
+    ``verbose`` (see the subclasses' docstrings).
+    """
+
+    # ``model`` is routed to ``fit`` whether metadata routing is on or off.
+    __metadata_request__fit = {"model": True, "model_kwargs": True}
+    __metadata_request__transform = {"model_kwargs": True}
+
+    #: Whether masks can only be computed for series of the fitted length.
+    _requires_fixed_length = False
+
+    # ------------------------------------------------------------------ hooks
+    def _validate_params(self):
+        """Check the subclass's own hyper-parameters (raise ValueError)."""
+
+    def _n_variants(self):
+        """Number of masks optimised per series (hyper-parameter variants)."""
+        return 1
+
+    def _init_batch(self, batch):
+        """Create the batch's parameters in ``batch.state``; return what to optimise.
+
+        Returns
+        -------
+        list of torch.Tensor or list of dict
+            Parameters or parameter groups for the optimiser.
+        """
+        raise NotImplementedError
+
+    def _make_optimizer(self, params):
+        """The optimiser for the batch (Adam by default)."""
+        return torch.optim.Adam(params, lr=self.learning_rate)
+
+    def _batch_loss(self, batch, epoch):
+        """Scalar loss of the batch at ``epoch``: the sum of per-series losses."""
+        raise NotImplementedError
+
+    def _after_step(self, batch):
+        """Called after each optimiser step (projections, clamps)."""
+
+    def _finish_batch(self, batch):
+        """Per-series results of the batch: a dict with at least ``"masks"`` (B, C, T)."""
+        raise NotImplementedError
+
+    def _set_fit_results(self, results):
+        """Store method-specific fitted attributes from the fit's results."""
+
+    # ------------------------------------------------------------ public API
+    def fit(self, X, y=None, *, model=None, model_kwargs=None):
+        """Optimise the masks of ``X`` for the black box ``model``.
+
+        Parameters
+        ----------
+        X : array-like or torch.Tensor of shape (n_instances, n_channels, n_timepoints)
+            The series to explain (sktime's numpy3D layout); a 2D array
+            ``(n_instances, n_timepoints)`` is a panel of univariate series.
+        y : array-like of shape like X, default=None
+            Ignored by ``fit`` (true saliency, used by the scorers). The model
+            may also be given here, as in ``fit(X, model)``.
+        model : torch.nn.Module or callable
+            The black box: a torch module (copied, frozen, in eval mode; the
+            user's object is never modified) or a callable on torch tensors.
+        model_kwargs : dict of str to array-like, default=None
+            Per-sample inputs the model needs besides the series (first axis
+            ``n_instances``), such as static covariates or group ids; passed
+            to the model as keyword arguments, never masked.
+
+        Returns
+        -------
+        self : object
+            The fitted explainer.
+        """
+        self._fit(X, y, model, model_kwargs)
+        return self
+
+    def fit_transform(self, X, y=None, *, model=None, model_kwargs=None):
+        """Fit to ``X`` and return its masks, optimising once.
+
+        Parameters are those of :meth:`fit`.
+
+        Returns
+        -------
+        masks : ndarray or torch.Tensor shaped like X
+            Saliency masks in [0, 1] (1 = salient), in the container of X.
+        """
+        _, fmt = self._fit(X, y, model, model_kwargs)
+        return from_tensor(torch.from_numpy(self.masks_), fmt)
+
+    def transform(self, X, *, model_kwargs=None):
+        """Return saliency masks for ``X``.
+
+        Masks of the fitted data are returned without optimising again; so is
+        the result of the previous call on the same data (several scorers of
+        one ``GridSearchCV`` evaluation optimise once).
+
+        Parameters
+        ----------
+        X : array-like or torch.Tensor of shape (n_instances, n_channels, n_timepoints)
+            Series to explain, with the fitted number of channels.
+        model_kwargs : dict of str to array-like, default=None
+            Per-sample model inputs for ``X`` (see :meth:`fit`).
+
+        Returns
+        -------
+        masks : ndarray or torch.Tensor shaped like X
+            Saliency masks in [0, 1] (1 = salient), in the container of X.
+        """
+        check_is_fitted(self, "model_")
+        x, fmt = to_tensor(X, dtype=self.model_.dtype, device=self.device_)
+        self._check_transform_shape(x)
+        kwargs = self._check_model_kwargs(model_kwargs, x.shape[0], self.device_)
+        key = fingerprint(x, *[kwargs[k] for k in sorted(kwargs)])
+        masks = self._memo.get(key)
+        if masks is None:
+            results = self._explain(x, kwargs, fitting=False)
+            masks = results["masks"].cpu()
+            fit_key = self._memo.get("fit_key")
+            kept = {k: v for k, v in self._memo.items() if k in ("fit_key", fit_key)}
+            self._memo.clear()
+            self._memo.update(kept)
+            self._memo[key] = masks
+        return from_tensor(masks, fmt)
+
+    # -------------------------------------------------------------- internals
+    def _fit(self, X, y, model, model_kwargs):
+        if model is None and looks_like_model(y):
+            model, y = y, None
+        elif model is not None and looks_like_model(y):
+            raise ValueError("A model was given both as y and as model=; pass it once.")
+        self._validate_common_params()
+        self._validate_params()
+        data_device = X.device if isinstance(X, torch.Tensor) else None
+        device = resolve_device(self.device, data_device)
+        frozen = wrap_model(model, layout=self.model_layout, device=device)
+        x, fmt = to_tensor(X, dtype=frozen.dtype, device=device)
+        kwargs = self._check_model_kwargs(model_kwargs, x.shape[0], device)
+        probe = {k: v[:_PROBE_SIZE] for k, v in kwargs.items()}
+        self.output_shape_ = check_model_output(
+            frozen, x[:_PROBE_SIZE], probe, needs_classes=self.loss == "cross_entropy"
+        )
+        self.model_ = frozen
+        self.device_ = device
+        self.n_features_in_ = int(x.shape[1])
+        self.n_timepoints_ = int(x.shape[2])
+
+        results = self._explain(x, kwargs, fitting=True)
+        masks = results.pop("masks").cpu()
+        self.masks_ = masks.numpy()
+        self.loss_history_ = results.pop("loss_history").cpu().numpy()
+        self._set_fit_results({k: v.cpu().numpy() for k, v in results.items()})
+        key = fingerprint(x, *[kwargs[k] for k in sorted(kwargs)])
+        self._memo = {"fit_key": key, key: masks}
+        return x, fmt
+
+    def _validate_common_params(self):
+        if not isinstance(self.n_epochs, numbers.Integral) or self.n_epochs < 1:
+            raise ValueError(f"n_epochs must be a positive integer, got {self.n_epochs!r}.")
+        if not isinstance(self.learning_rate, numbers.Real) or not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate!r}.")
+        if self.batch_size is not None and (
+            not isinstance(self.batch_size, numbers.Integral) or self.batch_size < 1
+        ):
+            raise ValueError(f"batch_size must be None or a positive integer, got {self.batch_size!r}.")
+        if self.loss not in _LOSSES:
+            raise ValueError(f"loss must be one of {_LOSSES}, got {self.loss!r}.")
+
+    def _check_transform_shape(self, x):
+        if x.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {x.shape[1]} channels, but {type(self).__name__} was fitted with "
+                f"{self.n_features_in_} channels."
+            )
+        if self._requires_fixed_length and x.shape[2] != self.n_timepoints_:
+            raise ValueError(
+                f"X has series of length {x.shape[2]}, but {type(self).__name__} was fitted on series of "
+                f"length {self.n_timepoints_} and can only explain series of that length."
+            )
+
+    def _check_model_kwargs(self, model_kwargs, n, device):
+        if model_kwargs is None:
+            return {}
+        if not isinstance(model_kwargs, dict):
+            raise TypeError(f"model_kwargs must be a dict of per-sample arrays, got {type(model_kwargs).__name__}.")
+        out = {}
+        for name, value in model_kwargs.items():
+            t = value.detach() if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value))
+            if t.ndim == 0 or t.shape[0] != n:
+                raise ValueError(
+                    f"model_kwargs[{name!r}] must have one row per series ({n}), got shape {tuple(t.shape)}."
+                )
+            out[name] = t.to(device)
+        return out
+
+    def _predict(self, x, kwargs):
+        """The model's output on ``x`` in chunks, without gradient."""
+        step = x.shape[0] if self.batch_size is None else self.batch_size * self._n_variants()
+        outs = []
+        with torch.no_grad(), self.model_.context():
+            for i in range(0, x.shape[0], step):
+                outs.append(self.model_(x[i : i + step], **{k: v[i : i + step] for k, v in kwargs.items()}))
+        return torch.cat(outs)
+
+    def _model_error(self, batch, x_perturbed):
+        """Per-(series, variant) error between f(x̃) and the target.
+
+        Parameters
+        ----------
+        batch : Batch
+        x_perturbed : torch.Tensor of shape (B, V, C, T)
+
+        Returns
+        -------
+        torch.Tensor of shape (B, V)
+        """
+        B, V = x_perturbed.shape[:2]
+        kwargs = batch.state.get("model_kwargs_rows")
+        if kwargs is None:
+            kwargs = {k: v.repeat_interleave(V, dim=0) for k, v in batch.model_kwargs.items()}
+            batch.state["model_kwargs_rows"] = kwargs
+        out = self.model_(x_perturbed.reshape(B * V, *x_perturbed.shape[2:]), **kwargs)
+        out = out.view(B, V, *out.shape[1:])
+        if self.loss == "mse":
+            return (out - batch.target.unsqueeze(1)).pow(2).flatten(2).mean(-1)
+        K = out.shape[-1]
+        classes = batch.target_classes.unsqueeze(1).expand(out.shape[:-1])
+        ce = F.cross_entropy(out.reshape(-1, K), classes.reshape(-1), reduction="none")
+        return ce.view(B, V, -1).mean(-1)
+
+    def _explain(self, x, kwargs, *, fitting):
+        """Optimise masks for every series of ``x``; return per-series results."""
+        n = x.shape[0]
+        target = self._predict(x, kwargs)
+        step = n if self.batch_size is None else self.batch_size
+        starts = range(0, n, step)
+        generator = make_generator(self.random_state, x.device)
+        history = torch.zeros(self.n_epochs, device=x.device, dtype=torch.float64)
+        results = []
+        bar = tqdm(
+            total=len(starts) * self.n_epochs,
+            disable=not self.verbose,
+            desc=f"{type(self).__name__}.{'fit' if fitting else 'transform'}",
+            unit="epoch",
+        )
+        refresh = max(1, self.n_epochs // 20)
+        with bar, self.model_.context(), torch.enable_grad():
+            for start in starts:
+                rows = slice(start, start + step)
+                tb = target[rows]
+                batch = Batch(
+                    x=x[rows],
+                    target=tb,
+                    target_classes=tb.argmax(-1) if self.loss == "cross_entropy" else None,
+                    model_kwargs={k: v[rows] for k, v in kwargs.items()},
+                    generator=generator,
+                    fitting=fitting,
+                    rows=rows,
+                    state={"n_total": n},
+                )
+                optimizer = self._make_optimizer(self._init_batch(batch))
+                for epoch in range(self.n_epochs):
+                    optimizer.zero_grad(set_to_none=True)
+                    loss = self._batch_loss(batch, epoch)
+                    loss.backward()
+                    optimizer.step()
+                    self._after_step(batch)
+                    history[epoch] += loss.detach()
+                    bar.update()
+                    if self.verbose and (epoch + 1) % refresh == 0:
+                        bar.set_postfix(loss=f"{loss.item() / batch.size:.4g}", refresh=False)
+                with torch.no_grad():
+                    results.append(self._finish_batch(batch))
+        merged = {k: torch.cat([r[k] for r in results]) for k in results[0]}
+        merged["masks"] = merged["masks"].clamp(0.0, 1.0)
+        merged["loss_history"] = history / n
+        return merged

@@ -1,0 +1,213 @@
+"""Turn the user's black box into one frozen, differentiable torch callable.
+
+The explainers only ever see :class:`FrozenModel`: a callable from a tensor of
+shape ``(N, C, T)`` to the model's raw output tensor ``(N, ...)``. It owns the
+layout change (``"NTC"`` for batch-first recurrent networks), the device, the
+dtype, and the handling of cuDNN recurrent layers, whose backward pass refuses
+to run in eval mode.
+
+The user's object is never altered: a ``torch.nn.Module`` is deep-copied
+before it is put in eval mode, frozen and moved.
+"""
+
+import contextlib
+import copy
+
+import torch
+
+__all__ = ["FrozenModel", "wrap_model", "looks_like_model"]
+
+_LAYOUTS = ("NCT", "NTC")
+
+
+def looks_like_model(obj):
+    """Whether ``obj`` is a black box rather than an array of true saliency."""
+    if obj is None or isinstance(obj, torch.Tensor) or hasattr(obj, "__array__") or hasattr(obj, "shape"):
+        return False
+    return isinstance(obj, torch.nn.Module) or callable(obj)
+
+
+class FrozenModel:
+    """A frozen black box as a differentiable function of its input.
+
+    Parameters
+    ----------
+    function : callable
+        Maps a tensor in the model's layout (and optional keyword tensors) to
+        the model's output tensor.
+    layout : {"NCT", "NTC"}
+        Layout the model expects; inputs are always given as ``(N, C, T)``.
+    dtype : torch.dtype
+        Floating dtype the model computes in.
+    device : torch.device
+        Device the model lives on.
+    disable_cudnn : bool
+        Whether cuDNN must be switched off while differentiating through the
+        model (multi-layer recurrent layers with dropout on CUDA).
+    """
+
+    def __init__(self, function, *, layout, dtype, device, disable_cudnn=False):
+        self.function = function
+        self.layout = layout
+        self.dtype = dtype
+        self.device = device
+        self.disable_cudnn = disable_cudnn
+
+    def __call__(self, x, **model_kwargs):
+        if self.layout == "NTC":
+            x = x.transpose(1, 2)
+        return self.function(x, **model_kwargs)
+
+    def context(self):
+        """Context manager to wrap around forward/backward passes."""
+        if self.disable_cudnn and self.device.type == "cuda":
+            return torch.backends.cudnn.flags(enabled=False)
+        return contextlib.nullcontext()
+
+
+def _module_dtype(module):
+    for p in list(module.parameters()) + list(module.buffers()):
+        if p.is_floating_point():
+            return p.dtype
+    return torch.float32
+
+
+def _freeze_module(module, device):
+    """Deep copy, eval mode, no parameter gradients, on ``device``."""
+    frozen = copy.deepcopy(module)
+    frozen.eval()
+    frozen.requires_grad_(False)
+    frozen.to(device)
+    disable_cudnn = False
+    if device.type == "cuda":
+        for sub in frozen.modules():
+            if isinstance(sub, torch.nn.RNNBase):
+                if sub.dropout == 0 or sub.num_layers == 1:
+                    # cuDNN's RNN backward only runs in training mode. Without
+                    # inter-layer dropout, training mode computes exactly the
+                    # same function, so the fast kernels stay usable.
+                    sub.train()
+                else:
+                    disable_cudnn = True
+    return frozen, disable_cudnn
+
+
+def wrap_model(model, *, layout="NCT", device):
+    """Return the black box as a :class:`FrozenModel`.
+
+    Parameters
+    ----------
+    model : torch.nn.Module or callable
+        The black box. A module is copied, put in eval mode, frozen and moved
+        to ``device``; a plain callable on tensors is used as it is (it must
+        accept tensors on ``device``).
+    layout : {"NCT", "NTC"}, default="NCT"
+        The input layout the model expects.
+    device : torch.device
+        Where the explanation is computed.
+
+    Returns
+    -------
+    FrozenModel
+
+    Raises
+    ------
+    ValueError
+        If no model is given or ``layout`` is unknown.
+    TypeError
+        If the model is neither a module nor a callable.
+    """
+    if layout not in _LAYOUTS:
+        raise ValueError(f"model_layout must be one of {_LAYOUTS}, got {layout!r}.")
+    if model is None:
+        raise ValueError(
+            "No model to explain: pass the black box to fit, as fit(X, model) or fit(X, y, model=model)."
+        )
+    if isinstance(model, torch.nn.Module):
+        frozen, disable_cudnn = _freeze_module(model, device)
+        return FrozenModel(frozen, layout=layout, dtype=_module_dtype(frozen), device=device, disable_cudnn=disable_cudnn)
+    if hasattr(model, "predict_proba") or hasattr(model, "predict"):
+        raise TypeError(
+            f"{type(model).__name__} is a scikit-learn-style estimator, not a differentiable torch model. "
+            "Pass a torch.nn.Module or a callable on torch tensors."
+        )
+    if callable(model):
+        return FrozenModel(model, layout=layout, dtype=torch.float32, device=device)
+    raise TypeError(f"model must be a torch.nn.Module or a callable on torch tensors, got {type(model).__name__}.")
+
+
+def check_model_output(model, x, model_kwargs, *, needs_classes=False):
+    """Call the model on a probe batch and check what it returns.
+
+    Checks that the call succeeds on the given layout, returns one finite
+    tensor with one row per input series, and that the output depends on the
+    input through gradients (a mask explainer learns nothing otherwise).
+
+    Parameters
+    ----------
+    model : FrozenModel
+    x : torch.Tensor of shape (B, C, T)
+        Probe batch (a few series of the data to explain).
+    model_kwargs : dict
+        Per-sample keyword tensors for the model, already sliced to the batch.
+    needs_classes : bool
+        Whether the loss needs a class axis (cross-entropy).
+
+    Returns
+    -------
+    tuple
+        The output's shape without the batch axis.
+    """
+    x = x.detach().clone().requires_grad_(True)
+    shape = tuple(x.shape)
+    try:
+        with model.context(), torch.enable_grad():
+            out = model(x, **model_kwargs)
+    except Exception as exc:
+        hint = (
+            " If the model expects batch-first (N, T, C) input, such as a torch RNN with batch_first=True, "
+            "set model_layout='NTC'."
+            if model.layout == "NCT"
+            else " model_layout='NTC' passes (N, T, C) to the model; use 'NCT' if it expects (N, C, T)."
+        )
+        layout_shape = shape if model.layout == "NCT" else (shape[0], shape[2], shape[1])
+        raise ValueError(
+            f"Calling the model on a batch of shape {layout_shape} ({model.layout}) failed with "
+            f"{type(exc).__name__}: {exc}.{hint}"
+        ) from exc
+    if not isinstance(out, torch.Tensor):
+        raise TypeError(
+            f"The model must return a torch.Tensor, got {type(out).__name__}. "
+            "Wrap models returning tuples or dicts so that they return the output tensor."
+        )
+    if out.ndim == 0 or out.shape[0] != shape[0]:
+        raise ValueError(
+            f"The model returned an output of shape {tuple(out.shape)} for a batch of {shape[0]} series: "
+            "the first axis of the output must be the batch."
+        )
+    if not out.is_floating_point():
+        raise ValueError(f"The model returned a {out.dtype} tensor: it must return real-valued outputs (logits, scores).")
+    if not bool(torch.isfinite(out).all()):
+        raise ValueError("The model returned NaN or infinite outputs on the data to explain.")
+    if needs_classes and (out.ndim < 2 or out.shape[-1] < 2):
+        raise ValueError(
+            f"loss='cross_entropy' needs class scores on the last axis, (N, K) or (N, T, K) with K >= 2; "
+            f"the model returned shape {tuple(out.shape)}. Use loss='mse' for regression outputs."
+        )
+    # A random projection, not a sum: the sum of softmax outputs is constant.
+    gen = torch.Generator(device="cpu").manual_seed(0)
+    weights = torch.randn(out.shape, generator=gen).to(device=out.device, dtype=out.dtype)
+    if not out.requires_grad:
+        raise ValueError(
+            "The model's output does not depend on its input through differentiable operations "
+            "(it carries no gradient with respect to the input): a mask cannot be learned."
+        )
+    with model.context():
+        (grad,) = torch.autograd.grad((out * weights).sum(), x, allow_unused=True)
+    if grad is None or not bool(grad.abs().sum() > 0):
+        raise ValueError(
+            "The model's output does not depend on its input (its gradient with respect to the input is zero "
+            "on the data to explain): a mask cannot be learned. Check that the model is fitted and that "
+            "model_layout matches its input layout."
+        )
+    return tuple(out.shape[1:])

@@ -1,0 +1,92 @@
+"""Small helpers shared by the estimators: devices, seeds, fingerprints."""
+
+import hashlib
+import numbers
+
+import numpy as np
+import torch
+from sklearn.utils import check_random_state
+
+__all__ = ["resolve_device", "make_generator", "fingerprint"]
+
+
+def resolve_device(device, data_device=None):
+    """Return the :class:`torch.device` to compute on.
+
+    Parameters
+    ----------
+    device : {"auto", "cpu", "cuda"}, str or torch.device
+        ``"auto"`` picks the device of a CUDA tensor input, else the first
+        CUDA device when one is available, else the CPU.
+    data_device : torch.device or None
+        Device of the input data, when it was a tensor.
+
+    Returns
+    -------
+    torch.device
+
+    Raises
+    ------
+    ValueError
+        If the device string is not understood or CUDA is asked for but is
+        not available.
+    """
+    if device is None or (isinstance(device, str) and device == "auto"):
+        if data_device is not None and data_device.type != "cpu":
+            return data_device
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(
+            f"device={device!r} is not understood: use 'auto', 'cpu', 'cuda', 'cuda:N' or a torch.device."
+        ) from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} was asked for but CUDA is not available on this machine; use 'auto' or 'cpu'.")
+    return dev
+
+
+def make_generator(random_state, device):
+    """Return a seeded :class:`torch.Generator` on ``device``.
+
+    The seed is drawn from ``random_state`` exactly as scikit-learn does, so an
+    int gives the same generator at every call and ``None`` a fresh one. The
+    global torch random state is left untouched.
+    """
+    seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+    gen = torch.Generator(device=device)
+    gen.manual_seed(seed)
+    return gen
+
+
+def fingerprint(*tensors):
+    """Return a short digest of the contents, shapes and dtypes of tensors.
+
+    Used to recognise that ``transform`` is called again on data whose masks
+    are already known (the fitted data, or the previous call), so that a
+    dictionary of scorers in ``GridSearchCV`` optimises once, not once per
+    scorer.
+    """
+    h = hashlib.blake2b(digest_size=16)
+    for t in tensors:
+        if t is None:
+            h.update(b"none")
+            continue
+        t = t.detach()
+        h.update(repr((tuple(t.shape), str(t.dtype))).encode())
+        h.update(t.contiguous().cpu().numpy().tobytes())
+    return h.hexdigest()
+
+
+def check_scalar_in(value, name, low, high, *, closed=("neither")):
+    """Validate a real scalar in an interval and return it as float."""
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise TypeError(f"{name} must be a real number, got {value!r}.")
+    value = float(value)
+    lo_ok = value >= low if closed in ("left", "both") else value > low
+    hi_ok = value <= high if closed in ("right", "both") else value < high
+    if not (lo_ok and hi_ok):
+        lb = "[" if closed in ("left", "both") else "("
+        rb = "]" if closed in ("right", "both") else ")"
+        raise ValueError(f"{name} must be in {lb}{low}, {high}{rb}, got {value!r}.")
+    return value
