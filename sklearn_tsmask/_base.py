@@ -301,7 +301,8 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
         out = self.model_(x_perturbed.reshape(B * V, *x_perturbed.shape[2:]), **kwargs)
         out = out.view(B, V, *out.shape[1:])
         if self.loss == "mse":
-            return (out - batch.target.unsqueeze(1)).pow(2).flatten(2).mean(-1)
+            # reshape, not flatten(2): regression outputs (N,) give (B, V) here
+            return (out - batch.target.unsqueeze(1)).pow(2).reshape(B, V, -1).mean(-1)
         K = out.shape[-1]
         classes = batch.target_classes.unsqueeze(1).expand(out.shape[:-1])
         ce = F.cross_entropy(out.reshape(-1, K), classes.reshape(-1), reduction="none")

@@ -265,7 +265,8 @@ class DynaMask(BaseMaskExplainer):
         B, C, T = batch.x.shape
         areas = self._areas()
         n_cells = C * T
-        n_zeros = (n_cells * (1.0 - areas)).astype(int)
+        # The 1e-6 absorbs rounding: 5·(1 − 0.8) = 0.9999999999999998 must give 1 zero, not 0.
+        n_zeros = np.floor(n_cells * (1.0 - areas) + 1e-6).astype(int)
         positions = torch.arange(n_cells, device=batch.x.device)
         target_sorted = (positions[None, :] >= torch.as_tensor(n_zeros, device=batch.x.device)[:, None])
         mask = torch.full((B, len(areas), C, T), 0.5, dtype=batch.x.dtype, device=batch.x.device)
@@ -293,7 +294,7 @@ class DynaMask(BaseMaskExplainer):
         if self.mode == "deletion":
             error = -error
         lambda_area = self.lambda_area * self.lambda_area_growth ** (epoch / self.n_epochs)
-        sorted_mask = mask.flatten(2).sort(dim=-1).values
+        sorted_mask = mask.flatten(2).sort(dim=-1, stable=True).values
         area_reg = (sorted_mask - batch.state["area_target"]).pow(2).mean(-1)
         loss = error + lambda_area * area_reg
         if self.lambda_time:
