@@ -70,8 +70,6 @@ def run_one(name, args, seed):
         device=args.device,
         random_state=seed,
     )
-    if explainer.device != "cpu" and torch.cuda.is_available():
-        torch.cuda.synchronize()
     start = time.perf_counter()
     masks = explainer.fit_transform(X, white_box, **kwargs)
     if explainer.device_.type == "cuda":
@@ -93,7 +91,8 @@ def main(argv=None):
     parser.add_argument("--data", nargs="+", choices=sorted(MAKERS), default=sorted(MAKERS))
     parser.add_argument("--n-samples", type=int, default=100)
     parser.add_argument("--n-epochs", type=int, default=1000)
-    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--batch-size", default="auto", type=lambda v: v if v == "auto" else (None if v == "none" else int(v)),
+                        help="'auto' (default), 'none' (all at once) or an integer")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--device", default="auto")
     parser.add_argument("--per-sample", action="store_true", help="salient set drawn per series (Dynamask paper)")

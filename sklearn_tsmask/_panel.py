@@ -154,14 +154,17 @@ def from_tensor(values, fmt):
     Returns
     -------
     numpy.ndarray or torch.Tensor
-        Shaped ``(N, C, T)``, or ``(N, T)`` when the input was 2D.
+        Shaped ``(N, C, T)``, or ``(N, T)`` when the input was 2D; never
+        sharing memory with ``values``.
     """
     values = values.detach()
     if fmt.ndim == 2:
         values = values[:, 0, :]
+    # Always a new object: results must not share memory with an estimator's
+    # fitted state or cache, which the caller could then modify in place.
     if fmt.container == "torch":
-        return values.to(device=fmt.device, dtype=fmt.dtype)
-    return values.cpu().numpy().astype(fmt.dtype, copy=False)
+        return values.to(device=fmt.device, dtype=fmt.dtype, copy=True)
+    return np.array(values.cpu().numpy(), dtype=fmt.dtype, copy=True)
 
 
 def to_numpy3d(A, *, name="array"):

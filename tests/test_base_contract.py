@@ -339,3 +339,28 @@ def test_grid_search_scores_match_direct_evaluation():
     est = dynamask(n_epochs=40).fit(X[train], white_box)
     for name, scorer in SALIENCY_SCORERS.items():
         assert search.cv_results_[f"split0_test_{name}"][0] == pytest.approx(scorer(est, X[test], truth[test]))
+
+
+def test_returned_masks_do_not_share_memory_with_fitted_state():
+    """Editing what fit_transform/transform return must not change later results."""
+    import numpy as np
+    import torch
+
+    from sklearn_tsmask import DynaMask
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3, 2, 8)).astype(np.float32)  # float32: no dtype conversion copy
+    model = lambda x: (x[:, 0, 2:5] ** 2).sum(-1)  # noqa: E731
+    est = DynaMask(area=0.2, n_epochs=20, random_state=0)
+    first = est.fit_transform(X, model)
+    reference = first.copy()
+    first[:] = -1.0
+    np.testing.assert_array_equal(est.masks_, reference)
+    again = est.transform(X)
+    np.testing.assert_array_equal(again, reference)
+    again[:] = 7.0
+    np.testing.assert_array_equal(est.transform(X), reference)
+    Xt = torch.as_tensor(X)
+    out_t = est.transform(Xt)
+    out_t.fill_(3.0)
+    np.testing.assert_array_equal(est.transform(Xt).numpy(), reference)

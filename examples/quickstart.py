@@ -1,0 +1,29 @@
+"""Quickstart: explain a white-box regressor with DynaMask and score the masks.
+
+The Rare-Feature benchmark: 5 of 50 channels drive the model's output during
+time steps 12-36. DynaMask should put its mask on exactly those entries.
+Runs in about 15 seconds on 2 CPU cores.
+"""
+
+import numpy as np
+
+from sklearn_tsmask import DynaMask
+from sklearn_tsmask.datasets import make_rare_feature
+from sklearn_tsmask.metrics import aup, aur, entropy, information
+
+X, true_saliency, white_box = make_rare_feature(n_samples=8, random_state=0)  # (8, 50, 50)
+
+# Areas between 1% and 5% of the entries, optimised jointly; the lowest-error one is kept per series.
+explainer = DynaMask(area=np.linspace(0.01, 0.05, 9), n_epochs=500, random_state=0)
+masks = explainer.fit(X, white_box).transform(X)  # transform reuses the fitted masks
+
+print(f"masks {masks.shape}, values in [{masks.min():.2f}, {masks.max():.2f}]")
+print(f"AUP {aup(true_saliency, masks):.3f}  AUR {aur(true_saliency, masks):.3f}")
+print(f"information {information(true_saliency, masks, reduction='mean'):.1f}  "
+      f"entropy {entropy(true_saliency, masks, reduction='mean'):.2f} (per series)")
+print("chosen area per series:", explainer.area_.round(3))
+
+# The five most salient channels of the first series, by total mask mass:
+top = np.argsort(masks[0].sum(axis=1))[::-1][:5]
+truth = np.flatnonzero(true_saliency[0].any(axis=1))
+print("top channels", sorted(top.tolist()), "true channels", truth.tolist())
