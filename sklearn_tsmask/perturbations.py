@@ -35,6 +35,12 @@ def _blur_neighbours(x, w):
     return sums, counts
 
 
+def _blur_width(mask, sigma_max):
+    """σ = σ_max·(1 + ε − m) and the kernel rate a = 1/(2σ²), so that w_d = exp(−a·d²)."""
+    sigma = sigma_max * (1.0 + _SIGMA_EPS - mask)
+    return sigma, 0.5 / (sigma * sigma)
+
+
 class _GaussianBlur(torch.autograd.Function):
     """Truncated temporal Gaussian blur with an analytic backward pass.
 
@@ -46,8 +52,7 @@ class _GaussianBlur(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, mask, sigma_max, w):
-        sigma = sigma_max * (1.0 + _SIGMA_EPS - mask)
-        a = 0.5 / (sigma * sigma)  # w_d = exp(−a·d²)
+        _, a = _blur_width(mask, sigma_max)
         sums, counts = _blur_neighbours(x, w)
         num = x.expand(torch.broadcast_shapes(x.shape, mask.shape))
         den = torch.ones_like(a)
@@ -64,8 +69,7 @@ class _GaussianBlur(torch.autograd.Function):
     def backward(ctx, grad_out):
         x, mask, out, den = ctx.saved_tensors
         sigma_max, w = ctx.sigma_max, ctx.w
-        sigma = sigma_max * (1.0 + _SIGMA_EPS - mask)
-        a = 0.5 / (sigma * sigma)
+        sigma, a = _blur_width(mask, sigma_max)
         sums, counts = _blur_neighbours(x, w)
         g = grad_out / den
         grad_mask = grad_x = None
