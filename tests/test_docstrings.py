@@ -10,6 +10,7 @@ MODULES = [
     "sklearn_tsmask.perturbations",
     "sklearn_tsmask.datasets._rare",
     "sklearn_tsmask.datasets._white_box",
+    "sklearn_tsmask.datasets._hmm",
     "sklearn_tsmask.metrics._ground_truth",
     "sklearn_tsmask.metrics._scorers",
     "sklearn_tsmask.plotting",

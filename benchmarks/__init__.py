@@ -1,0 +1,1 @@
+"""Benchmark suite of sklearn_tsmask: ``python -m benchmarks --help``."""

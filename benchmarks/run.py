@@ -1,0 +1,300 @@
+"""Run an explainer on the synthetic benchmarks and report quality beside speed.
+
+Usage::
+
+    python -m benchmarks --explainer dynamask --data state switch-feature --seeds 0 1 2
+    python -m benchmarks --explainer dynamask --data rare-feature --set n_epochs=500 --set "area=[0.03, 0.05]"
+    python -m benchmarks --explainer dynamask --data state --n-explain 20 --tint
+
+For every (benchmark, seed) it reports AUP, AUR, information, entropy, AUROC,
+AUPRC, wall seconds, seconds per series, peak memory, and the speed floor (the
+same number of optimisation steps made of one forward and one backward pass of
+the black box on the same batch) with the ratio explainer / floor. Means ± std
+over seeds go to a markdown table (appended to ``benchmarks/RESULTS.md``) and
+all records to a JSON file in ``benchmarks/results/``, with the date, the
+machine, the library versions and the exact command. The papers' published
+figures are printed beside ours; ``--tint`` also runs the reference library
+tint (in its own virtual environment, see ``benchmarks/tint_bridge``) on the
+same data and model.
+"""
+
+import argparse
+import ast
+import datetime
+import importlib
+import json
+import os
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import sklearn
+import torch
+
+import sklearn_tsmask
+from sklearn_tsmask.metrics import auprc, auroc, aup, aur, entropy, information
+
+from ._measure import PeakMemory, floor_seconds
+from ._tasks import BENCHMARKS, MEASURED_REFERENCES, PAPER, load_task
+
+HERE = Path(__file__).resolve().parent
+
+_RARE_AREAS = [round(0.001 * k, 3) for k in range(1, 51)]
+_STATE_AREAS = [round(0.25 + 0.01 * k, 2) for k in range(10)]
+
+#: name -> (display name, "module:Class", {benchmark family: default hyper-parameters}).
+#: The defaults are the papers' settings (SPEC §1-§3).
+EXPLAINERS = {
+    "dynamask": (
+        "DynaMask",
+        "sklearn_tsmask:DynaMask",
+        {
+            "rare": dict(area=_RARE_AREAS, sigma_max=1.0, lambda_area=1.0, lambda_area_growth=1000.0,
+                         lambda_time=0.0, n_epochs=1000, learning_rate=1.0, momentum=0.9),
+            "hmm": dict(area=_STATE_AREAS, sigma_max=1.0, lambda_area=0.1, lambda_area_growth=100.0,
+                        lambda_time=1.0, n_epochs=1000, learning_rate=1.0, momentum=0.9),
+        },
+    ),
+}
+#: Our explainer name -> tint method name, for --tint.
+TINT_METHODS = {"dynamask": "dynamask", "extremal_mask": "extremal_mask"}
+
+
+def machine(device):
+    """One line describing the machine."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    desc = f"{cpu}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}"
+    if device.type == "cuda":
+        desc += f", GPU {torch.cuda.get_device_name(device)}"
+    return desc
+
+
+def versions():
+    return {
+        "sklearn_tsmask": sklearn_tsmask.__version__,
+        "torch": torch.__version__,
+        "scikit-learn": sklearn.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def make_explainer(name, benchmark, overrides, device, seed):
+    """The explainer with the paper's settings for ``benchmark``, then ``overrides``."""
+    display, path, defaults = EXPLAINERS[name]
+    module, cls = path.split(":")
+    family = "rare" if benchmark.startswith("rare") else "hmm"
+    params = {**defaults[family], **overrides, "device": device, "random_state": seed}
+    return display, getattr(importlib.import_module(module), cls)(**params), params
+
+
+def score(truth, masks):
+    return {
+        "aup": aup(truth, masks),
+        "aur": aur(truth, masks),
+        "information": information(truth, masks),
+        "entropy": entropy(truth, masks),
+        "auroc": auroc(truth, masks),
+        "auprc": auprc(truth, masks),
+    }
+
+
+def run_one(args, name, benchmark, seed, overrides):
+    task = load_task(benchmark, seed, n_samples=args.n_samples, n_explain=args.n_explain, device=args.device)
+    display, explainer, params = make_explainer(name, benchmark, overrides, args.device, seed)
+    fit_kwargs = {"model_kwargs": task.model_kwargs} if task.model_kwargs else {}
+    device = torch.device("cuda" if args.device != "cpu" and torch.cuda.is_available() else "cpu")
+    with PeakMemory(device) as mem:
+        _sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+        _sync()
+        start = time.perf_counter()
+        masks = explainer.fit_transform(task.X, model=task.model, **fit_kwargs)
+        _sync()
+        seconds = time.perf_counter() - start
+    floor, floor_step = floor_seconds(explainer, task.X, task.model_kwargs or None)
+    rec = {
+        "benchmark": benchmark,
+        "explainer": display,
+        "seed": seed,
+        "n_series": int(len(task.X)),
+        "device": explainer.device_.type,
+        **score(task.true_saliency, masks),
+        "seconds": seconds,
+        "seconds_per_series": seconds / len(task.X),
+        "peak_memory_mb": mem.peak_bytes / 2**20,
+        "floor_seconds": floor,
+        "floor_seconds_per_step": floor_step,
+        "floor_ratio": seconds / floor,
+        "params": {k: v for k, v in params.items() if k not in ("device", "random_state")},
+        **{f"task_{k}": v for k, v in task.info.items()},
+    }
+    if hasattr(explainer, "area_"):
+        rec["chosen_area_median"] = float(np.median(explainer.area_))
+    print(
+        f"[{benchmark} seed {seed}] {display}: AUP {rec['aup']:.3f} AUR {rec['aur']:.3f} "
+        f"{seconds:.1f} s ({rec['seconds_per_series']:.3f} s/series), floor ratio {rec['floor_ratio']:.2f}, "
+        f"peak {rec['peak_memory_mb']:.0f} MB",
+        flush=True,
+    )
+    if args.tint and seed == args.seeds[0] and name in TINT_METHODS:
+        rec["tint"] = run_tint(args, name, task)
+    return rec
+
+
+def run_tint(args, name, task):
+    """tint's implementation on the same data and model, or why it did not run."""
+    try:
+        sys.path.insert(0, str(HERE))
+        from tint_bridge.bridge import run_tint as bridge_run, tint_available
+    except ImportError as exc:
+        return {"error": f"bridge missing: {exc}"}
+    if not tint_available():
+        return {"error": "tint venv not set up (bash benchmarks/tint_bridge/setup_venv.sh)"}
+    if task.model_kwargs:
+        return {"error": "tint cannot pass per-series model inputs (group ids)"}
+    try:
+        masks, seconds, vers = bridge_run(TINT_METHODS[name], task.X, task.model, timeout=args.tint_timeout)
+    except Exception as exc:  # report, do not abort the suite
+        return {"error": f"{type(exc).__name__}: {exc}"[:500]}
+    res = {**score(task.true_saliency, masks), "seconds": seconds, "seconds_per_series": seconds / len(task.X)}
+    res["versions"] = vers
+    print(f"    tint {name}: AUP {res['aup']:.3f} AUR {res['aur']:.3f} {seconds:.1f} s", flush=True)
+    return res
+
+
+def _mean_std(records, key):
+    vals = [r[key] for r in records if isinstance(r.get(key), (int, float))]
+    if not vals:
+        return None
+    return float(np.mean(vals)), float(np.std(vals))
+
+
+def report(args, records, command, device):
+    date = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    display = records[0]["explainer"]
+    vers = versions()
+    lines = [
+        f"\n## {display} — {date}, {device.type}\n",
+        f"- machine: {machine(device)}",
+        "- versions: " + ", ".join(f"{k} {v}" for k, v in vers.items()),
+        f"- command: `{command}`",
+        f"- seeds: {args.seeds} (mean ± std over seeds); rare benchmarks N={args.n_samples}; State/Switch-Feature: "
+        + ("all 200 test series" if args.n_explain is None else f"first {args.n_explain} test series"),
+        "",
+        "| benchmark | AUP | AUR | information | entropy | AUROC | AUPRC | seconds | s / series | floor ratio | peak MB | paper AUP / AUR |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for bench in args.data:
+        recs = [r for r in records if r["benchmark"] == bench]
+        if not recs:
+            continue
+
+        def cell(key, fmt="{:.3f}"):
+            ms = _mean_std(recs, key)
+            if ms is None:
+                return "–"
+            return fmt.format(ms[0]) + (f" ± {fmt.format(ms[1])}" if len(recs) > 1 else "")
+
+        paper = PAPER[bench].get(display)
+        lines.append(
+            f"| {bench} | {cell('aup')} | {cell('aur')} | {cell('information', '{:.0f}')} | {cell('entropy', '{:.1f}')} | "
+            f"{cell('auroc')} | {cell('auprc')} | {cell('seconds', '{:.1f}')} | {cell('seconds_per_series', '{:.3f}')} | "
+            f"{cell('floor_ratio', '{:.2f}')} | {cell('peak_memory_mb', '{:.0f}')} | "
+            f"{'%.2f / %.2f' % paper if paper else '–'} |"
+        )
+    tint_rows = [(r["benchmark"], r["tint"]) for r in records if "tint" in r]
+    if tint_rows:
+        lines += ["", "tint (reference library, same data and model, first seed):", "",
+                  "| benchmark | AUP | AUR | information | entropy | seconds | s / series | note |", "|---|---|---|---|---|---|---|---|"]
+        for bench, t in tint_rows:
+            if "error" in t:
+                lines.append(f"| {bench} | – | – | – | – | – | – | {t['error']} |")
+            else:
+                lines.append(
+                    f"| {bench} | {t['aup']:.3f} | {t['aur']:.3f} | {t['information']:.0f} | {t['entropy']:.1f} | "
+                    f"{t['seconds']:.1f} | {t['seconds_per_series']:.3f} | tint {t['versions'].get('tint', '?')} |"
+                )
+    refs = [(b, MEASURED_REFERENCES[b][display]) for b in args.data if display in MEASURED_REFERENCES.get(b, {})]
+    if refs:
+        lines += [""] + [f"- reference measured in SPEC §5 for {b}: {text}" for b, text in refs]
+    models = {r["benchmark"]: r for r in records if "task_test_accuracy" in r}
+    for bench, r in models.items():
+        lines.append(f"- {bench} black box: {r['task_model']}, test accuracy {r['task_test_accuracy']:.3f}")
+    params = records[0]["params"]
+    lines.append("- hyper-parameters (first benchmark): " + ", ".join(
+        f"{k}={v if not isinstance(v, list) or len(v) < 6 else f'[{v[0]}..{v[-1]}] ({len(v)} values)'}" for k, v in params.items()))
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if not args.no_save:
+        out_dir = HERE / "results"
+        out_dir.mkdir(exist_ok=True)
+        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        payload = {"date": date, "machine": machine(device), "versions": vers, "command": command, "records": records}
+        (out_dir / f"{display.lower()}_{stamp}_{device.type}.json").write_text(json.dumps(payload, indent=1, default=str))
+        (out_dir / f"{display.lower()}_{stamp}_{device.type}.md").write_text(text)
+        with open(args.results_md, "a") as f:
+            f.write(text)
+
+
+def warm_up(args, overrides):
+    """A few steps on two series first, so that start-up costs (kernel loading, allocator,
+    cuDNN handles) are not charged to the first measured run."""
+    task = load_task(args.data[0], args.seeds[0], n_samples=args.n_samples, n_explain=2, device=args.device)
+    _, explainer, _ = make_explainer(args.explainer, args.data[0], {**overrides, "n_epochs": 3}, args.device, 0)
+    kwargs = {"model_kwargs": {k: v[:2] for k, v in task.model_kwargs.items()}} if task.model_kwargs else {}
+    explainer.fit(task.X[:2], model=task.model, **kwargs)
+
+
+def parse_overrides(pairs):
+    out = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--set expects key=value, got {pair!r}")
+        try:
+            out[key.strip()] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            out[key.strip()] = value
+    return out
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--explainer", choices=sorted(EXPLAINERS), default="dynamask")
+    parser.add_argument("--data", nargs="+", choices=BENCHMARKS, default=list(BENCHMARKS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a hyper-parameter")
+    parser.add_argument("--n-samples", type=int, default=100, help="series of the rare benchmarks (default 100)")
+    parser.add_argument("--n-explain", type=int, default=None, help="State/Switch test series to explain (default all 200)")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--tint", action="store_true", help="also run tint on the same data and model")
+    parser.add_argument("--tint-timeout", type=float, default=3600)
+    parser.add_argument("--results-md", default=str(HERE / "RESULTS.md"))
+    parser.add_argument("--no-save", action="store_true")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    raw = sys.argv[1:] if argv is None else argv
+    command = "python -m benchmarks " + " ".join(shlex.quote(a) for a in raw)
+    overrides = parse_overrides(args.set)
+    warm_up(args, overrides)
+    records = []
+    for bench in args.data:
+        for seed in args.seeds:
+            records.append(run_one(args, args.explainer, bench, seed, overrides))
+    device = torch.device(records[0]["device"])
+    report(args, records, command, device)
+    return records
+
+
+if __name__ == "__main__":
+    main()
