@@ -16,7 +16,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import shlex
 import sys
 import time
@@ -31,22 +30,11 @@ from sklearn_tsmask.datasets import make_rare_feature, make_rare_time
 from sklearn_tsmask.metrics import aup, aur, entropy, information
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # run as a script: make the benchmarks package importable
+from benchmarks.run import machine  # noqa: E402
 PAPER = {"rare-feature": (0.99, 0.58), "rare-time": (0.99, 0.68)}  # Dynamask paper, Tables 1-2
 TARGET = (0.95, 0.65)
 MAKERS = {"rare-feature": make_rare_feature, "rare-time": make_rare_time}
-
-
-def machine(device):
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    desc = f"{cpu}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}"
-    if device.type == "cuda":
-        desc += f", GPU {torch.cuda.get_device_name(device)}"
-    return desc
 
 
 def run_one(name, args, seed):
