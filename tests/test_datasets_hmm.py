@@ -245,22 +245,26 @@ def test_state_stay_probability_formula_and_floor():
     np.testing.assert_allclose(_hmm._state_stay_probability(d), expected, atol=1e-12)
 
 
-def test_state_labels_follow_sigmoid_two_x(big_state):
-    X, y, states = big_state
-    x = np.take_along_axis(X, (1 + states)[:, None, :], axis=1)[:, 0].ravel()
-    y = y.ravel()
-    edges = np.linspace(-3.0, 3.0, 13)  # bins of width 0.5
+def _assert_label_rate_follows_sigmoid(x, y, slope, edges):
+    """In every bin of x with at least 1000 points, the label rate is the bin's mean of
+    sigmoid(slope·x) within Z binomial standard errors; at least 10 bins are checked."""
     n_checked = 0
     for lo, hi in zip(edges[:-1], edges[1:]):
         sel = (x >= lo) & (x < hi)
         m = sel.sum()
         if m < 1000:
             continue
-        # Expected rate in the bin: the mean of sigmoid(2 x) over its points.
-        p = expit(2.0 * x[sel]).mean()
+        p = expit(slope * x[sel]).mean()
         assert abs(y[sel].mean() - p) < Z * _binomial_se(p, m), (lo, hi)
         n_checked += 1
     assert n_checked >= 10
+
+
+def test_state_labels_follow_sigmoid_two_x(big_state):
+    X, y, states = big_state
+    x = np.take_along_axis(X, (1 + states)[:, None, :], axis=1)[:, 0].ravel()
+    y = y.ravel()
+    _assert_label_rate_follows_sigmoid(x, y, 2.0, np.linspace(-3.0, 3.0, 13))  # bins of width 0.5
     # Power: at x in [1, 1.5), sigmoid(2x) and sigmoid(x) or sigmoid(3x) differ by
     # > 0.04, against a tolerance < 0.01 there.
     sel = (x >= 1.0) & (x < 1.5)
@@ -319,17 +323,7 @@ def test_switch_labels_follow_sigmoid_three_x(big_switch):
     X, y, states = big_switch
     x = np.take_along_axis(X, states[:, None, :], axis=1)[:, 0].ravel()
     y = y.ravel()
-    edges = np.linspace(-2.0, 2.0, 17)  # bins of width 0.25
-    n_checked = 0
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        sel = (x >= lo) & (x < hi)
-        m = sel.sum()
-        if m < 1000:
-            continue
-        p = expit(3.0 * x[sel]).mean()
-        assert abs(y[sel].mean() - p) < Z * _binomial_se(p, m), (lo, hi)
-        n_checked += 1
-    assert n_checked >= 10
+    _assert_label_rate_follows_sigmoid(x, y, 3.0, np.linspace(-2.0, 2.0, 17))  # bins of width 0.25
     # Power: at x in [0.25, 0.75), sigmoid(3x) and sigmoid(2x) differ by ~ 0.085
     # (sigmoid(x) by ~ 0.2), against a tolerance < 0.01 there.
     sel = (x >= 0.25) & (x < 0.75)
