@@ -35,6 +35,7 @@ import sklearn
 import torch
 
 import sklearn_tsmask
+from sklearn_tsmask._utils import resolve_device
 from sklearn_tsmask.metrics import auprc, auroc, aup, aur, entropy, information
 
 from ._measure import PeakMemory, floor_seconds
@@ -119,7 +120,7 @@ def run_one(args, name, benchmark, seed, overrides):
     task = load_task(benchmark, seed, n_samples=args.n_samples, n_explain=args.n_explain, device=args.device)
     display, explainer, params = make_explainer(name, benchmark, overrides, args.device, seed, args.preset)
     fit_kwargs = {"model_kwargs": task.model_kwargs} if task.model_kwargs else {}
-    device = torch.device("cuda" if args.device != "cpu" and torch.cuda.is_available() else "cpu")
+    device = resolve_device(args.device)
     with PeakMemory(device) as mem:
         _sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
         _sync()
