@@ -6,7 +6,6 @@ batch (the same number of rows: series × variants). The ratio of the
 explainer's seconds to the floor's is the efficiency figure.
 """
 
-import os
 import statistics
 import threading
 import time
@@ -24,8 +23,12 @@ def _sync(device):
 class PeakMemory:
     """Peak memory above the starting level while the block runs.
 
-    CUDA: ``torch.cuda.max_memory_allocated``. CPU: the process's resident set
-    size sampled every 5 ms (``/proc/self/statm``), minus the level at entry.
+    CUDA: ``torch.cuda.max_memory_allocated`` (the caching allocator's true peak).
+    CPU: the kernel's resident-set high-water mark (``VmHWM``, reset on entry by
+    writing 5 to ``/proc/self/clear_refs``) minus the resident set at entry; where
+    the reset is not allowed, the resident set sampled every 5 ms. On CPU this is
+    the *growth* of the process: memory the allocator kept from an earlier run and
+    reuses does not count again.
     """
 
     def __init__(self, device):
@@ -33,9 +36,21 @@ class PeakMemory:
         self.peak_bytes = 0
 
     @staticmethod
-    def _rss():
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    def _status_kb(field):
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+        raise OSError(f"{field} not in /proc/self/status")
+
+    @staticmethod
+    def _reset_high_water_mark():
+        try:
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")
+            return True
+        except OSError:
+            return False
 
     def __enter__(self):
         if self.device.type == "cuda":
@@ -43,26 +58,31 @@ class PeakMemory:
             torch.cuda.reset_peak_memory_stats(self.device)
             self._start = torch.cuda.memory_allocated(self.device)
             return self
-        self._start = self._rss()
-        self._peak = self._start
-        self._stop = threading.Event()
+        self._start = self._status_kb("VmRSS")
+        self._hwm = self._reset_high_water_mark()
+        self._thread = None
+        if not self._hwm:
+            self._peak = self._start
+            self._stop = threading.Event()
 
-        def sample():
-            while not self._stop.wait(0.005):
-                self._peak = max(self._peak, self._rss())
+            def sample():
+                while not self._stop.wait(0.005):
+                    self._peak = max(self._peak, self._status_kb("VmRSS"))
 
-        self._thread = threading.Thread(target=sample, daemon=True)
-        self._thread.start()
+            self._thread = threading.Thread(target=sample, daemon=True)
+            self._thread.start()
         return self
 
     def __exit__(self, *exc):
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
             self.peak_bytes = torch.cuda.max_memory_allocated(self.device) - self._start
+        elif self._hwm:
+            self.peak_bytes = max(0, self._status_kb("VmHWM") - self._start)
         else:
             self._stop.set()
             self._thread.join()
-            self.peak_bytes = max(self._peak, self._rss()) - self._start
+            self.peak_bytes = max(self._peak, self._status_kb("VmRSS")) - self._start
         return False
 
 

@@ -59,7 +59,20 @@ EXPLAINERS = {
                         lambda_time=1.0, n_epochs=1000, learning_rate=1.0, momentum=0.9),
         },
     ),
+    # captum baselines (optional extra ``captum``), for context; not mask explainers.
+    "integrated_gradients": (
+        "Integrated Gradients",
+        "benchmarks._baselines:IntegratedGradients",
+        {"rare": dict(task="regression"), "hmm": dict(task="classification")},
+    ),
+    "occlusion": (
+        "Occlusion",
+        "benchmarks._baselines:Occlusion",
+        {"rare": dict(task="regression"), "hmm": dict(task="classification")},
+    ),
 }
+#: Explainers without an optimisation loop: no speed floor, no warm-up epochs.
+BASELINES = ("integrated_gradients", "occlusion")
 #: Settings that beat the papers' where we measured it (benchmarks/RESULTS.md), per family.
 RECOMMENDED = {
     "dynamask": {
@@ -69,6 +82,16 @@ RECOMMENDED = {
 }
 #: Our explainer name -> tint method name, for --tint.
 TINT_METHODS = {"dynamask": "dynamask", "extremal_mask": "extremal_mask"}
+#: tint settings per (method, family): the papers' settings where tint has the knob; tint's
+#: own defaults otherwise (its MaskNet optimiser: Adam lr 1e-3). The bridge's defaults are
+#: tint's State experiment.
+TINT_SETTINGS = {
+    ("dynamask", "rare"): dict(areas=_RARE_AREAS, size_reg_init=1.0, size_reg_dilation=1000.0, time_reg=0.0,
+                               sigma_max=1.0, epochs=1000),
+    ("dynamask", "hmm"): {},
+    ("extremal_mask", "rare"): dict(epochs=2000),
+    ("extremal_mask", "hmm"): {},
+}
 
 
 def machine(device):
@@ -128,7 +151,10 @@ def run_one(args, name, benchmark, seed, overrides):
         masks = explainer.fit_transform(task.X, model=task.model, **fit_kwargs)
         _sync()
         seconds = time.perf_counter() - start
-    floor, floor_step = floor_seconds(explainer, task.X, task.model_kwargs or None)
+    if name in BASELINES:
+        floor = floor_step = None
+    else:
+        floor, floor_step = floor_seconds(explainer, task.X, task.model_kwargs or None)
     rec = {
         "benchmark": benchmark,
         "explainer": display,
@@ -141,7 +167,7 @@ def run_one(args, name, benchmark, seed, overrides):
         "peak_memory_mb": mem.peak_bytes / 2**20,
         "floor_seconds": floor,
         "floor_seconds_per_step": floor_step,
-        "floor_ratio": seconds / floor,
+        "floor_ratio": None if floor is None else seconds / floor,
         "params": {k: v for k, v in params.items() if k not in ("device", "random_state")},
         **{f"task_{k}": v for k, v in task.info.items()},
     }
@@ -149,16 +175,17 @@ def run_one(args, name, benchmark, seed, overrides):
         rec["chosen_area_median"] = float(np.median(explainer.area_))
     print(
         f"[{benchmark} seed {seed}] {display}: AUP {rec['aup']:.3f} AUR {rec['aur']:.3f} "
-        f"{seconds:.1f} s ({rec['seconds_per_series']:.3f} s/series), floor ratio {rec['floor_ratio']:.2f}, "
-        f"peak {rec['peak_memory_mb']:.0f} MB",
+        f"{seconds:.1f} s ({rec['seconds_per_series']:.3f} s/series), "
+        + (f"floor ratio {rec['floor_ratio']:.2f}, " if floor else "")
+        + f"peak {rec['peak_memory_mb']:.0f} MB",
         flush=True,
     )
     if args.tint and seed == args.seeds[0] and name in TINT_METHODS:
-        rec["tint"] = run_tint(args, name, task)
+        rec["tint"] = run_tint(args, name, task, masks)
     return rec
 
 
-def run_tint(args, name, task):
+def run_tint(args, name, task, ours):
     """tint's implementation on the same data and model, or why it did not run."""
     try:
         sys.path.insert(0, str(HERE))
@@ -169,11 +196,17 @@ def run_tint(args, name, task):
         return {"error": "tint venv not set up (bash benchmarks/tint_bridge/setup_venv.sh)"}
     if task.model_kwargs:
         return {"error": "tint cannot pass per-series model inputs (group ids)"}
+    method = TINT_METHODS[name]
+    family = "rare" if task.name.startswith("rare") else "hmm"
+    settings = TINT_SETTINGS.get((method, family), {})
+    n = len(task.X) if args.tint_n is None else min(args.tint_n, len(task.X))
     try:
-        masks, seconds, vers = bridge_run(TINT_METHODS[name], task.X, task.model, timeout=args.tint_timeout)
+        masks, seconds, vers = bridge_run(method, task.X[:n], task.model, timeout=args.tint_timeout, **settings)
     except Exception as exc:  # report, do not abort the suite
         return {"error": f"{type(exc).__name__}: {exc}"[:500]}
-    res = {**score(task.true_saliency, masks), "seconds": seconds, "seconds_per_series": seconds / len(task.X)}
+    res = {**score(task.true_saliency[:n], masks), "seconds": seconds, "seconds_per_series": seconds / n, "n_series": n}
+    res["ours_same_series"] = score(task.true_saliency[:n], ours[:n])
+    res["settings"] = settings
     res["versions"] = vers
     print(f"    tint {name}: AUP {res['aup']:.3f} AUR {res['aur']:.3f} {seconds:.1f} s", flush=True)
     return res
@@ -221,15 +254,20 @@ def report(args, records, command, device):
         )
     tint_rows = [(r["benchmark"], r["tint"]) for r in records if "tint" in r]
     if tint_rows:
-        lines += ["", "tint (reference library, same data and model, first seed):", "",
-                  "| benchmark | AUP | AUR | information | entropy | seconds | s / series | note |", "|---|---|---|---|---|---|---|---|"]
+        lines += ["", "tint (reference library, same data and model, first seed; ours = our masks on the same series):", "",
+                  "| benchmark | series | tint AUP | tint AUR | tint information | tint entropy | tint seconds | tint s / series | ours AUP / AUR | note |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         for bench, t in tint_rows:
             if "error" in t:
-                lines.append(f"| {bench} | – | – | – | – | – | – | {t['error']} |")
+                lines.append(f"| {bench} | – | – | – | – | – | – | – | – | {t['error']} |")
             else:
+                o = t["ours_same_series"]
+                extra = ", ".join(f"{k}={v if not isinstance(v, list) or len(v) < 6 else f'[{v[0]}..{v[-1]}]'}"
+                                  for k, v in t["settings"].items())
                 lines.append(
-                    f"| {bench} | {t['aup']:.3f} | {t['aur']:.3f} | {t['information']:.0f} | {t['entropy']:.1f} | "
-                    f"{t['seconds']:.1f} | {t['seconds_per_series']:.3f} | tint {t['versions'].get('tint', '?')} |"
+                    f"| {bench} | {t['n_series']} | {t['aup']:.3f} | {t['aur']:.3f} | {t['information']:.0f} | {t['entropy']:.1f} | "
+                    f"{t['seconds']:.1f} | {t['seconds_per_series']:.3f} | {o['aup']:.3f} / {o['aur']:.3f} | "
+                    f"tint {t['versions'].get('tint', '?')}{'; ' + extra if extra else ''} |"
                 )
     refs = [(b, MEASURED_REFERENCES[b][display]) for b in args.data if display in MEASURED_REFERENCES.get(b, {})]
     if refs:
@@ -257,9 +295,10 @@ def warm_up(args, overrides):
     """A few steps on two series first, so that start-up costs (kernel loading, allocator,
     cuDNN handles) are not charged to the first measured run."""
     task = load_task(args.data[0], args.seeds[0], n_samples=args.n_samples, n_explain=2, device=args.device)
-    _, explainer, _ = make_explainer(args.explainer, args.data[0], {**overrides, "n_epochs": 3}, args.device, 0, args.preset)
+    short = {} if args.explainer in BASELINES else {"n_epochs": 3}
+    _, explainer, _ = make_explainer(args.explainer, args.data[0], {**overrides, **short}, args.device, 0, args.preset)
     kwargs = {"model_kwargs": {k: v[:2] for k, v in task.model_kwargs.items()}} if task.model_kwargs else {}
-    explainer.fit(task.X[:2], model=task.model, **kwargs)
+    explainer.fit_transform(task.X[:2], model=task.model, **kwargs)
 
 
 def parse_overrides(pairs):
@@ -289,6 +328,8 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--tint", action="store_true", help="also run tint on the same data and model")
     parser.add_argument("--tint-timeout", type=float, default=3600)
+    parser.add_argument("--tint-n", type=int, default=None,
+                        help="tint explains only the first N series (its blur needs O(T²·C) memory per mask row)")
     parser.add_argument("--results-md", default=str(HERE / "RESULTS.md"))
     parser.add_argument("--no-save", action="store_true")
     args = parser.parse_args(argv)
