@@ -59,6 +59,14 @@ EXPLAINERS = {
                         lambda_time=1.0, n_epochs=1000, learning_rate=1.0, momentum=0.9),
         },
     ),
+    "extremal_mask": (
+        "ExtremalMask",
+        "sklearn_tsmask:ExtremalMask",
+        {
+            "rare": dict(lambda_1=1.0, lambda_2=1.0, perturbation="bigru", n_epochs=2000, learning_rate=0.01),
+            "hmm": dict(lambda_1=1.0, lambda_2=1.0, perturbation="bigru", n_epochs=500, learning_rate=0.01),
+        },
+    ),
     # captum baselines (optional extra ``captum``), for context; not mask explainers.
     "integrated_gradients": (
         "Integrated Gradients",

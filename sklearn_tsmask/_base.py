@@ -9,7 +9,9 @@ the user's container.
 
 Hooks (see :class:`BaseMaskExplainer`): ``_validate_params``,
 ``_init_batch``, ``_batch_loss``, ``_after_step``, ``_finish_batch``; optionally
-``_n_variants``, ``_make_optimizer``, ``_set_fit_results``.
+``_n_variants``, ``_begin_explain`` (state shared by all batches, such as a
+perturbation network), ``_make_optimizer``, ``_early_stopping``,
+``_set_fit_results``, ``_end_fit``.
 """
 
 import numbers
@@ -24,7 +26,7 @@ from tqdm.auto import tqdm
 
 from ._models import check_model_output, looks_like_model, wrap_model
 from ._panel import from_tensor, to_tensor
-from ._utils import fingerprint, make_generator, resolve_device
+from ._utils import fingerprint, fingerprint_text, make_generator, resolve_device
 
 __all__ = ["BaseMaskExplainer", "Batch"]
 
@@ -59,6 +61,10 @@ class Batch:
         Position of the batch in the data being explained.
     state : dict
         Whatever the subclass needs (mask parameters, regulariser constants).
+    shared : dict
+        State shared by all batches of one ``fit`` or ``transform`` call, as
+        returned by ``_begin_explain`` (e.g. a perturbation network trained
+        across batches).
     """
 
     x: torch.Tensor
@@ -69,6 +75,7 @@ class Batch:
     fitting: bool
     rows: slice
     state: dict = field(default_factory=dict)
+    shared: dict = field(default_factory=dict)
 
     @property
     def size(self):
@@ -103,6 +110,17 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
         """Number of masks optimised per series (hyper-parameter variants)."""
         return 1
 
+    def _begin_explain(self, x, kwargs, *, fitting, generator):
+        """State shared by every batch of this ``fit``/``transform`` call (a dict).
+
+        Called once before the first batch, with all the series to explain.
+        """
+        return {}
+
+    def _early_stopping(self):
+        """``(tol, n_iter_no_change)`` to stop a batch at convergence, or None (run all epochs)."""
+        return None
+
     def _init_batch(self, batch):
         """Create the batch's parameters in ``batch.state``; return what to optimise.
 
@@ -130,6 +148,9 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
 
     def _set_fit_results(self, results):
         """Store method-specific fitted attributes from the fit's results."""
+
+    def _end_fit(self, shared):
+        """Store what ``fit`` trained and shared across batches (see ``_begin_explain``)."""
 
     # ------------------------------------------------------------ public API
     def fit(self, X, y=None, *, model=None, model_kwargs=None):
@@ -195,7 +216,7 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
         x, fmt = to_tensor(X, dtype=self.model_.dtype, device=self.device_)
         self._check_transform_shape(x)
         kwargs = self._check_model_kwargs(model_kwargs, x.shape[0], self.device_)
-        key = fingerprint(x, *[kwargs[k] for k in sorted(kwargs)])
+        key = self._memo_key(x, kwargs)
         masks = self._memo.get(key)
         if masks is None:
             results = self._explain(x, kwargs, fitting=False)
@@ -233,10 +254,18 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
         masks = results.pop("masks").cpu()
         self.masks_ = masks.numpy().copy()  # the cache keeps its own copy
         self.loss_history_ = results.pop("loss_history").cpu().numpy()
+        self.n_iter_ = int(results.pop("n_iter"))
+        self._end_fit(results.pop("shared"))
         self._set_fit_results({k: v.cpu().numpy() for k, v in results.items()})
-        key = fingerprint(x, *[kwargs[k] for k in sorted(kwargs)])
+        key = self._memo_key(x, kwargs)
         self._memo = {"fit_key": key, key: masks}
         return x, fmt
+
+    def _memo_key(self, x, kwargs):
+        """Key of the masks of ``x``: its contents, the model inputs and the hyper-parameters
+        (masks computed before a ``set_params`` are not returned after it)."""
+        params = repr(sorted((k, repr(v)) for k, v in self.get_params(deep=False).items()))
+        return fingerprint(x, *[kwargs[k] for k in sorted(kwargs)]) + fingerprint_text(params)
 
     def _validate_common_params(self):
         if not isinstance(self.n_epochs, numbers.Integral) or self.n_epochs < 1:
@@ -296,18 +325,23 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
                 outs.append(self.model_(x[i : i + step], **{k: v[i : i + step] for k, v in kwargs.items()}))
         return torch.cat(outs)
 
-    def _model_error(self, batch, x_perturbed):
+    def _model_error(self, batch, x_perturbed, target=None, target_classes=None):
         """Per-(series, variant) error between f(x̃) and the target.
 
         Parameters
         ----------
         batch : Batch
         x_perturbed : torch.Tensor of shape (B, V, C, T)
+        target, target_classes : torch.Tensor or None
+            Another target than ``f(x)`` (e.g. ``f(baseline)`` in a deletion
+            game), with its classes for cross-entropy; default: the batch's.
 
         Returns
         -------
         torch.Tensor of shape (B, V)
         """
+        if target is None:
+            target, target_classes = batch.target, batch.target_classes
         B, V = x_perturbed.shape[:2]
         kwargs = batch.state.get("model_kwargs_rows")
         if kwargs is None:
@@ -317,9 +351,9 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
         out = out.view(B, V, *out.shape[1:])
         if self.loss == "mse":
             # reshape, not flatten(2): regression outputs (N,) give (B, V) here
-            return (out - batch.target.unsqueeze(1)).pow(2).reshape(B, V, -1).mean(-1)
+            return (out - target.unsqueeze(1)).pow(2).reshape(B, V, -1).mean(-1)
         K = out.shape[-1]
-        classes = batch.target_classes.unsqueeze(1).expand(out.shape[:-1])
+        classes = target_classes.unsqueeze(1).expand(out.shape[:-1])
         ce = F.cross_entropy(out.reshape(-1, K), classes.reshape(-1), reduction="none")
         return ce.view(B, V, -1).mean(-1)
 
@@ -330,7 +364,10 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
         step = self._batch_rows(x)
         starts = range(0, n, step)
         generator = make_generator(self.random_state, x.device)
+        shared = self._begin_explain(x, kwargs, fitting=fitting, generator=generator)
+        stopping = self._early_stopping()
         history = torch.zeros(self.n_epochs, device=x.device, dtype=torch.float64)
+        n_iter = 0
         results = []
         bar = tqdm(
             total=len(starts) * self.n_epochs,
@@ -352,8 +389,10 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
                     fitting=fitting,
                     rows=rows,
                     state={"n_total": n},
+                    shared=shared,
                 )
                 optimizer = self._make_optimizer(self._init_batch(batch))
+                best, stale = float("inf"), 0
                 for epoch in range(self.n_epochs):
                     optimizer.zero_grad(set_to_none=True)
                     loss = self._batch_loss(batch, epoch)
@@ -364,9 +403,23 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
                     bar.update()
                     if self.verbose and (epoch + 1) % refresh == 0:
                         bar.set_postfix(loss=f"{loss.item() / batch.size:.4g}", refresh=False)
+                    if stopping is not None:
+                        # scikit-learn's rule (MLP, SGD): stop after n_iter_no_change epochs
+                        # without the per-series loss improving on the best by more than tol.
+                        tol, patience = stopping
+                        value = loss.item() / batch.size
+                        stale = stale + 1 if value > best - tol else 0
+                        best = min(best, value)
+                        if stale >= patience:
+                            history[epoch + 1:] += loss.detach()  # a stopped batch keeps its last loss
+                            bar.update(self.n_epochs - epoch - 1)
+                            break
+                n_iter = max(n_iter, epoch + 1)
                 with torch.no_grad():
                     results.append(self._finish_batch(batch))
         merged = {k: torch.cat([r[k] for r in results]) for k in results[0]}
         merged["masks"] = merged["masks"].clamp(0.0, 1.0)
-        merged["loss_history"] = history / n
+        merged["loss_history"] = history[:n_iter] / n
+        merged["n_iter"] = n_iter
+        merged["shared"] = shared
         return merged

@@ -78,6 +78,11 @@ def fingerprint(*tensors):
     return h.hexdigest()
 
 
+def fingerprint_text(text):
+    """Short digest of a string (hyper-parameters in a cache key)."""
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
 def check_scalar_in(value, name, low, high, *, closed=("neither")):
     """Validate a real scalar in an interval and return it as float."""
     if not isinstance(value, numbers.Real) or isinstance(value, bool):

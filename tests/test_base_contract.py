@@ -364,3 +364,14 @@ def test_returned_masks_do_not_share_memory_with_fitted_state():
     out_t = est.transform(Xt)
     out_t.fill_(3.0)
     np.testing.assert_array_equal(est.transform(Xt).numpy(), reference)
+
+
+def test_set_params_after_fit_is_not_answered_from_the_cache(spiky, count_explain):
+    X, _, white_box = spiky
+    est = dynamask(n_epochs=20).fit(X, white_box)
+    np.testing.assert_array_equal(est.transform(X), est.masks_)
+    assert len(count_explain) == 1
+    est.set_params(area=0.5)
+    masks = est.transform(X)
+    assert len(count_explain) == 2 and not np.allclose(masks, est.masks_)
+    np.testing.assert_array_equal(masks, dynamask(n_epochs=20, area=0.5).fit_transform(X, white_box))

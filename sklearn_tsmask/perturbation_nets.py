@@ -1,0 +1,130 @@
+"""Learnable perturbation networks: series in, perturbation of the same shape out.
+
+ExtremalMask replaces the fixed perturbations of Dynamask by a network NN
+trained with the masks: ``Φ(x, m) = m·x + (1 − m)·NN(x)``. Every network here
+maps a batch of series ``(B, C, T)`` to ``(B, C, T)``; a user network must do
+the same.
+"""
+
+import copy
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.utils import check_random_state
+from torch import nn
+
+__all__ = ["RecurrentPerturbation", "make_perturbation_net", "check_perturbation_net", "PERTURBATION_NETS"]
+
+#: Names accepted by :func:`make_perturbation_net` (besides a module or a factory).
+PERTURBATION_NETS = ("zeros", "gru", "bigru")
+
+
+class RecurrentPerturbation(nn.Module):
+    """A GRU over time whose L2-normalised states are mapped back to the channels.
+
+    ``NN(x) = Linear(normalise(GRU(x)))``: at each step, a weighted summary of
+    the series (the past only, or past and future when bidirectional), a
+    learned generalisation of Dynamask's moving averages and blur.
+
+    Parameters
+    ----------
+    n_channels : int
+        Channels C of the series (input and output).
+    hidden_size : int or None, default=None
+        Hidden units per direction (None = ``n_channels``).
+    bidirectional : bool, default=True
+        Read the series in both directions (``"bigru"``) or only forward, a
+        causal perturbation (``"gru"``).
+    """
+
+    def __init__(self, n_channels, hidden_size=None, bidirectional=True):
+        super().__init__()
+        hidden = n_channels if hidden_size is None else hidden_size
+        self.n_channels = n_channels
+        self.hidden_size = hidden
+        self.bidirectional = bidirectional
+        self.rnn = nn.GRU(n_channels, hidden, batch_first=True, bidirectional=bidirectional)
+        self.linear = nn.Linear(hidden * (2 if bidirectional else 1), n_channels)
+
+    def forward(self, x):
+        """Perturbation of ``x`` (B, C, T), same shape."""
+        states, _ = self.rnn(x.transpose(1, 2))  # (B, T, H·directions)
+        return self.linear(F.normalize(states, dim=-1)).transpose(1, 2)
+
+
+def _seed_from(random_state):
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+def make_perturbation_net(spec, n_channels, *, random_state=None, device="cpu", dtype=torch.float32):
+    """Build the perturbation network described by ``spec``.
+
+    Parameters
+    ----------
+    spec : {"zeros", "gru", "bigru"}, torch.nn.Module or callable
+        ``"zeros"``: no network (``NN(x) = 0``, returns None). ``"gru"`` /
+        ``"bigru"``: a :class:`RecurrentPerturbation`, causal or
+        bidirectional. A module is deep-copied (the user's object is never
+        trained). A callable is a factory called as ``spec(n_channels)``
+        (a module class works) and must return a module.
+    n_channels : int
+        Channels of the series.
+    random_state : int, RandomState or None
+        Seeds the initial weights of the built-in networks and of factories
+        (the global torch random state is left as it was).
+    device, dtype
+        Where the network lives and its floating dtype.
+
+    Returns
+    -------
+    torch.nn.Module or None
+    """
+    if isinstance(spec, str):
+        if spec not in PERTURBATION_NETS:
+            raise ValueError(f"perturbation must be one of {PERTURBATION_NETS}, a torch.nn.Module or a factory; got {spec!r}.")
+        if spec == "zeros":
+            return None
+    if isinstance(spec, nn.Module):
+        net = copy.deepcopy(spec)
+    elif isinstance(spec, str) or callable(spec):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(_seed_from(random_state))
+            if isinstance(spec, str):
+                net = RecurrentPerturbation(n_channels, bidirectional=spec == "bigru")
+            else:
+                net = spec(n_channels)
+        if not isinstance(net, nn.Module):
+            raise TypeError(f"the perturbation factory must return a torch.nn.Module, got {type(net).__name__}.")
+    else:
+        raise TypeError(
+            f"perturbation must be one of {PERTURBATION_NETS}, a torch.nn.Module or a factory "
+            f"n_channels -> Module; got {type(spec).__name__}."
+        )
+    net = net.to(device=device, dtype=dtype)
+    net.train()
+    return net
+
+
+def check_perturbation_net(net, x):
+    """Check that ``net`` maps ``x`` (B, C, T) to a finite tensor of the same shape."""
+    if net is None:
+        return
+    try:
+        with torch.no_grad():
+            out = net(x)
+    except Exception as exc:
+        raise ValueError(
+            f"the perturbation network failed on a batch of shape {tuple(x.shape)} (series, channels, time): "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+    if not isinstance(out, torch.Tensor) or out.shape != x.shape:
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ValueError(
+            f"the perturbation network must return a tensor shaped like its input {tuple(x.shape)} "
+            f"(series, channels, time), got {shape}."
+        )
+    if not torch.isfinite(out).all():
+        raise ValueError("the perturbation network returned NaN or infinite values.")
+    if not any(p.requires_grad for p in net.parameters()):
+        raise ValueError("the perturbation network has no trainable parameters; use perturbation='zeros' for NN(x) = 0.")

@@ -1,0 +1,354 @@
+"""ExtremalMask: objective, perturbation networks, warm starts, contract."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, KFold
+from torch import nn
+
+from sklearn_tsmask import ExtremalMask
+from sklearn_tsmask.datasets import RareWhiteBox
+from sklearn_tsmask.metrics import SALIENCY_SCORERS
+from sklearn_tsmask.perturbation_nets import RecurrentPerturbation, make_perturbation_net
+from conftest import C, N_SALIENT, SALIENT, T, GRUClassifier, make_spiky_panel, salient_set, top_k_sets
+
+
+def extremal(**params):
+    defaults = dict(n_epochs=150, learning_rate=0.05, device="cpu", random_state=0)
+    defaults.update(params)
+    return ExtremalMask(**defaults)
+
+
+class ChannelModel(nn.Module):
+    """Regression output (N, T): 2·x[:, 1, :], so only channel 1 matters."""
+
+    def forward(self, x):
+        return 2.0 * x[:, 1, :]
+
+
+def channel_data(n=4, seed=0):
+    rng = np.random.RandomState(seed)
+    return rng.choice([-1.0, 1.0], size=(n, C, T)) * rng.uniform(0.8, 1.2, size=(n, C, T))
+
+
+# ------------------------------------------------------------ what it finds
+
+
+@pytest.mark.parametrize("perturbation", ["zeros", "gru", "bigru"])
+def test_finds_the_spikes_of_the_white_box(spiky, perturbation):
+    X, truth, white_box = spiky
+    masks = extremal(perturbation=perturbation).fit_transform(X, model=white_box)
+    assert masks.shape == X.shape and masks.min() >= 0.0 and masks.max() <= 1.0
+    assert all(s == salient_set() for s in top_k_sets(masks, N_SALIENT))
+    assert masks[:, SALIENT].mean() > 0.8
+    assert masks[:, ~SALIENT].mean() < 0.1
+
+
+def test_zeros_perturbation_hand_computed_optimum():
+    """With NN ≡ 0 the per-entry loss is 4(m−1)²x²/T + λ_1·m/(C·T): m* = 1 − λ_1/(8·C·x²)."""
+    X = channel_data()
+    lam = 1.0
+    est = extremal(perturbation="zeros", lambda_1=lam, n_epochs=600, learning_rate=0.01)
+    masks = est.fit_transform(X, ChannelModel())
+    expected = 1.0 - lam / (8 * C * X[:, 1, :] ** 2)
+    np.testing.assert_allclose(masks[:, 1, :], expected, atol=2e-3)
+    np.testing.assert_allclose(masks[:, [0, 2, 3], :], 0.0, atol=1e-6)
+    assert est.perturbation_net_ is None
+
+
+def test_deletion_mode_is_not_degenerate(spiky):
+    X, truth, white_box = spiky
+    est = extremal(mode="deletion", perturbation="zeros", lambda_1=0.1)
+    masks = est.fit_transform(X, model=white_box)
+    # the spikes are what must be removed to reach f(0); the rest stays off
+    assert all(s == salient_set() for s in top_k_sets(masks, N_SALIENT))
+    assert masks[:, ~SALIENT].max() < 0.05
+    assert masks[:, SALIENT].mean() > 0.8
+
+
+# ------------------------------------------------------------ regularisers
+
+
+def test_lambda_1_shrinks_the_mask(spiky):
+    X, _, white_box = spiky
+    means = [extremal(lambda_1=lam).fit_transform(X, white_box).mean() for lam in (0.0, 1.0, 20.0)]
+    assert means[0] > means[1] > means[2]
+    assert means[0] > 0.4  # nothing pushes the mask down but the error
+
+
+def test_lambda_2_shrinks_the_perturbation(spiky):
+    X, _, white_box = spiky
+    x = torch.as_tensor(X, dtype=torch.float32)
+    sizes = []
+    for lam in (0.0, 1.0, 20.0):
+        net = extremal(lambda_2=lam).fit(X, white_box).perturbation_net_
+        with torch.no_grad():
+            sizes.append(net(x).abs().mean().item())
+    assert sizes[0] > sizes[1] > sizes[2]
+    assert sizes[2] < 0.05
+
+
+def test_loss_history_decreases(spiky):
+    X, _, white_box = spiky
+    est = extremal().fit(X, white_box)
+    assert est.loss_history_.shape == (150,) and est.n_iter_ == 150
+    assert est.loss_history_[-1] < 0.5 * est.loss_history_[0]
+    assert est.error_.shape == (len(X),) and np.all(est.error_ >= 0)
+
+
+# ------------------------------------------------------------ seeds, stopping
+
+
+def test_reproducible_with_random_state(spiky):
+    X, _, white_box = spiky
+    a = extremal(random_state=3).fit_transform(X, white_box)
+    b = extremal(random_state=3).fit_transform(X, white_box)
+    c = extremal(random_state=4).fit_transform(X, white_box)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_random_state_leaves_global_torch_rng_alone(spiky):
+    X, _, white_box = spiky
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    extremal(n_epochs=2).fit(X, white_box)
+    np.testing.assert_array_equal(torch.rand(3), expected)
+
+
+def test_tol_stops_at_convergence(spiky):
+    X, _, white_box = spiky
+    full = extremal(n_epochs=1000).fit(X, white_box)
+    early = extremal(n_epochs=1000, tol=1e-4, n_iter_no_change=10).fit(X, white_box)
+    assert early.n_iter_ < 600
+    assert early.loss_history_.shape == (early.n_iter_,)
+    np.testing.assert_allclose(early.loss_history_, full.loss_history_[: early.n_iter_], rtol=1e-5)
+    assert all(s == salient_set() for s in top_k_sets(early.masks_, N_SALIENT))
+
+
+def test_tol_per_batch_keeps_the_last_loss_of_stopped_batches(spiky):
+    X, _, white_box = spiky
+    est = extremal(n_epochs=400, tol=1e-3, n_iter_no_change=5, batch_size=2).fit(X, white_box)
+    assert est.n_iter_ < 400 and len(est.loss_history_) == est.n_iter_
+    assert np.all(np.isfinite(est.loss_history_))
+
+
+# ------------------------------------------------------------ shared network, warm starts
+
+
+def test_network_is_shared_and_trained_through_batches(spiky):
+    X, _, white_box = spiky
+    one = extremal(batch_size=None).fit(X, white_box)
+    three = extremal(batch_size=2).fit(X, white_box)
+    w_one = [p.clone() for p in one.perturbation_net_.parameters()]
+    w_three = [p.clone() for p in three.perturbation_net_.parameters()]
+    assert any(not torch.equal(a, b) for a, b in zip(w_one, w_three))
+    assert all(s == salient_set() for s in top_k_sets(three.masks_, N_SALIENT))
+
+
+@pytest.mark.parametrize("mode", ["fine_tune", "frozen"])
+def test_transform_leaves_the_fitted_network_unchanged(spiky, mode):
+    X, _, white_box = spiky
+    X_new, _ = make_spiky_panel(seed=1)
+    est = extremal(transform_perturbation=mode).fit(X, white_box)
+    before = [p.clone() for p in est.perturbation_net_.parameters()]
+    masks = est.transform(X_new)
+    assert all(torch.equal(a, b) for a, b in zip(before, est.perturbation_net_.parameters()))
+    assert all(s == salient_set() for s in top_k_sets(masks, N_SALIENT))
+
+
+def test_frozen_and_fine_tuned_transforms_differ(spiky):
+    X, _, white_box = spiky
+    X_new, _ = make_spiky_panel(seed=1)
+    tuned = extremal(transform_perturbation="fine_tune").fit(X, white_box).transform(X_new)
+    frozen = extremal(transform_perturbation="frozen").fit(X, white_box).transform(X_new)
+    assert not np.allclose(tuned, frozen)
+    np.testing.assert_allclose(tuned[:, SALIENT], frozen[:, SALIENT], atol=0.1)
+
+
+def test_each_transform_batch_starts_from_the_fitted_network(spiky):
+    """Fine-tuning: a batch's result does not depend on the batches before it."""
+    X, _, white_box = spiky
+    X_new, _ = make_spiky_panel(seed=1)
+    est = extremal(n_epochs=60, batch_size=3).fit(X, white_box)
+    batched = est.transform(X_new)
+    est.set_params(batch_size=None)  # a new setting: optimised again, not answered from the cache
+    separately = np.concatenate([est.transform(X_new[:3]), est.transform(X_new[3:])])
+    np.testing.assert_allclose(batched, separately, atol=1e-6)
+
+
+def test_frozen_transform_does_not_depend_on_batching(spiky):
+    X, _, white_box = spiky
+    X_new, _ = make_spiky_panel(seed=1)
+    est = extremal(n_epochs=60, transform_perturbation="frozen").fit(X, white_box)
+    whole = est.transform(X_new)
+    est.set_params(batch_size=2)
+    np.testing.assert_allclose(est.transform(X_new), whole, atol=1e-6)
+
+
+# ------------------------------------------------------------ user networks
+
+
+class Smoother(nn.Module):
+    def __init__(self, n_channels):
+        super().__init__()
+        self.conv = nn.Conv1d(n_channels, n_channels, 3, padding=1)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+def test_user_module_is_copied_not_trained(spiky):
+    X, _, white_box = spiky
+    torch.manual_seed(0)
+    user = Smoother(C)
+    before = [p.clone() for p in user.parameters()]
+    est = extremal(perturbation=user).fit(X, white_box)
+    assert all(torch.equal(a, b) for a, b in zip(before, user.parameters()))
+    assert isinstance(est.perturbation_net_, Smoother) and est.perturbation_net_ is not user
+    assert any(not torch.equal(a, b) for a, b in zip(before, est.perturbation_net_.parameters()))
+
+
+def test_user_factory_gets_the_channels_and_is_seeded(spiky):
+    X, _, white_box = spiky
+    seen = []
+
+    def factory(n_channels):
+        seen.append(n_channels)
+        return Smoother(n_channels)
+
+    a = extremal(perturbation=factory, random_state=5).fit_transform(X, white_box)
+    b = extremal(perturbation=Smoother, random_state=5).fit_transform(X, white_box)
+    assert seen == [C]
+    np.testing.assert_array_equal(a, b)
+
+
+class WrongShape(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(T, 2)
+
+    def forward(self, x):
+        return self.linear(x)
+
+
+class NoParameters(nn.Module):
+    def forward(self, x):
+        return 0.0 * x
+
+
+@pytest.mark.parametrize(
+    "perturbation, error, match",
+    [
+        (WrongShape(), ValueError, r"shaped like its input \(2, 4, 16\).*got \(2, 4, 2\)"),
+        (NoParameters(), ValueError, "no trainable parameters"),
+        (lambda n: "not a module", TypeError, "factory must return a torch.nn.Module, got str"),
+        ("lstm", ValueError, r"perturbation must be one of \('zeros', 'gru', 'bigru'\)"),
+        (3, TypeError, "perturbation must be one of .* got int"),
+    ],
+)
+def test_bad_perturbation_networks(spiky, perturbation, error, match):
+    X, _, white_box = spiky
+    with pytest.raises(error, match=match):
+        extremal(perturbation=perturbation).fit(X, white_box)
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"lambda_1": -1.0}, r"lambda_1 must be in \[0"),
+        ({"lambda_2": "a"}, "lambda_2 must be a real number"),
+        ({"mode": "both"}, "mode must be one of"),
+        ({"transform_perturbation": "retrain"}, "transform_perturbation must be one of"),
+        ({"tol": -0.1}, r"tol must be in \[0"),
+        ({"n_iter_no_change": 0}, "n_iter_no_change must be a positive integer"),
+    ],
+)
+def test_invalid_hyper_parameters(spiky, params, match):
+    X, _, white_box = spiky
+    with pytest.raises((ValueError, TypeError), match=match):
+        extremal(**params).fit(X, white_box)
+
+
+def test_recurrent_perturbation_shapes_and_causality():
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 10)
+    causal = RecurrentPerturbation(3, bidirectional=False)
+    both = RecurrentPerturbation(3)
+    assert causal(x).shape == x.shape and both(x).shape == x.shape
+    assert both.linear.in_features == 6 and causal.linear.in_features == 3
+    y = x.clone()
+    y[:, :, 7:] += 1.0  # change the future only
+    np.testing.assert_allclose(causal(y)[:, :, :7].detach(), causal(x)[:, :, :7].detach(), atol=1e-6)
+    assert not torch.allclose(both(y)[:, :, :7], both(x)[:, :, :7])
+
+
+def test_make_perturbation_net_seeding():
+    a = make_perturbation_net("bigru", 3, random_state=0)
+    b = make_perturbation_net("bigru", 3, random_state=0)
+    c = make_perturbation_net("bigru", 3, random_state=1)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    assert not all(torch.equal(p, q) for p, q in zip(a.parameters(), c.parameters()))
+    assert make_perturbation_net("zeros", 3) is None
+
+
+# ------------------------------------------------------------ classifiers, contract
+
+
+def test_cross_entropy_with_a_gru_classifier():
+    rng = np.random.RandomState(0)
+    X = rng.randn(3, C, T).astype(np.float32)
+    est = ExtremalMask(n_epochs=30, loss="cross_entropy", model_layout="NTC", device="cpu", random_state=0)
+    masks = est.fit_transform(X, GRUClassifier())
+    assert masks.shape == X.shape and np.isfinite(masks).all()
+    deletion = clone(est).set_params(mode="deletion").fit_transform(X, GRUClassifier())
+    assert deletion.shape == X.shape and not np.allclose(deletion, masks)
+
+
+def test_clone_and_pickle(spiky):
+    X, _, white_box = spiky
+    est = extremal(lambda_1=0.5, perturbation="gru", n_epochs=20)
+    cl = clone(est)
+    assert cl.get_params() == est.get_params()
+    est.fit(X, white_box)
+    again = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(again.masks_, est.masks_)
+    X_new, _ = make_spiky_panel(seed=2)
+    np.testing.assert_array_equal(again.transform(X_new), est.transform(X_new))
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_grid_search_over_lambdas(n_jobs):
+    X, truth = make_spiky_panel(0, n=8)
+    white_box = RareWhiteBox(SALIENT.astype(np.float32))
+    search = GridSearchCV(
+        extremal(n_epochs=80, perturbation="zeros"),
+        {"lambda_1": [1.0, 100.0], "lambda_2": [1.0]},
+        scoring=SALIENCY_SCORERS,
+        refit="aur",  # AUP rewards graded masks: a sharp 0/1 mask scores (1 + share salient) / 2
+        cv=KFold(2),
+        n_jobs=n_jobs,
+    )
+    search.fit(X, truth, model=white_box)
+    res = search.cv_results_
+    # a size penalty of 100 outweighs the error of the weaker spikes: they are switched off too
+    assert search.best_params_ == {"lambda_1": 1.0, "lambda_2": 1.0}
+    assert res["mean_test_aur"][0] > 0.99 > 0.7 > res["mean_test_aur"][1]
+    assert res["mean_test_auroc"][0] == 1.0 > res["mean_test_auroc"][1]
+    masks = search.best_estimator_.transform(X)
+    assert all(s == salient_set() for s in top_k_sets(masks, N_SALIENT))
+
+
+@pytest.mark.gpu
+def test_gru_classifier_on_cuda():
+    rng = np.random.RandomState(0)
+    X = rng.randn(3, C, T).astype(np.float32)
+    est = ExtremalMask(n_epochs=30, model_layout="NTC", device="cuda", random_state=0)
+    masks = est.fit_transform(X, GRUClassifier())
+    cpu = ExtremalMask(n_epochs=30, model_layout="NTC", device="cpu", random_state=0).fit_transform(X, GRUClassifier())
+    assert masks.shape == X.shape
+    np.testing.assert_allclose(masks, cpu, atol=1e-3)
