@@ -7,6 +7,8 @@ import pytest
 
 MODULES = [
     "sklearn_tsmask.dynamask",
+    "sklearn_tsmask.extremal_mask",
+    "sklearn_tsmask.perturbation_nets",
     "sklearn_tsmask.perturbations",
     "sklearn_tsmask.datasets._rare",
     "sklearn_tsmask.datasets._white_box",
