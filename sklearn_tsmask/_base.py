@@ -39,6 +39,18 @@ _PROBE_SIZE = 16
 _AUTO_ENTRIES = {"cpu": 2**21, "cuda": 2**25}
 
 
+def _param_digest(value):
+    """A hyper-parameter's value as text for a cache key: arrays, tensors and modules by content
+    (their repr abbreviates, so two different arrays could print alike)."""
+    if isinstance(value, np.ndarray):
+        return fingerprint(torch.from_numpy(np.ascontiguousarray(value)))
+    if isinstance(value, torch.Tensor):
+        return fingerprint(value)
+    if isinstance(value, torch.nn.Module):
+        return type(value).__name__ + fingerprint(*value.state_dict().values())
+    return repr(value)
+
+
 @dataclass
 class Batch:
     """The slice of the data a subclass optimises masks for.
@@ -264,7 +276,7 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
     def _memo_key(self, x, kwargs):
         """Key of the masks of ``x``: its contents, the model inputs and the hyper-parameters
         (masks computed before a ``set_params`` are not returned after it)."""
-        params = repr(sorted((k, repr(v)) for k, v in self.get_params(deep=False).items()))
+        params = repr(sorted((k, _param_digest(v)) for k, v in self.get_params(deep=False).items()))
         return fingerprint(x, *[kwargs[k] for k in sorted(kwargs)]) + fingerprint_text(params)
 
     def _validate_common_params(self):

@@ -375,3 +375,21 @@ def test_set_params_after_fit_is_not_answered_from_the_cache(spiky, count_explai
     masks = est.transform(X)
     assert len(count_explain) == 2 and not np.allclose(masks, est.masks_)
     np.testing.assert_array_equal(masks, dynamask(n_epochs=20, area=0.5).fit_transform(X, white_box))
+
+
+def test_set_params_with_an_array_that_prints_alike_is_not_answered_from_the_cache():
+    """numpy abbreviates long arrays in repr: the cache key must use their contents."""
+    X = np.random.RandomState(0).randn(2, 4, 300)
+    model = lambda x: (x**2).sum(1)  # noqa: E731  a callable black box, outputs (N, T)
+    base = np.zeros((4, 300))
+    other = base.copy()
+    other[1, 150] = 3.0  # hidden in the '...' of the repr
+    assert repr(base) == repr(other)
+    est = dynamask(n_epochs=5, perturbation="fade_reference", baseline=base).fit(X, model)
+    first = est.transform(X)
+    est.set_params(baseline=other)
+    again = est.transform(X)
+    np.testing.assert_array_equal(
+        again, dynamask(n_epochs=5, perturbation="fade_reference", baseline=other).fit_transform(X, model)
+    )
+    assert not np.array_equal(first, again)
