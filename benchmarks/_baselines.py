@@ -17,8 +17,6 @@ This is the same signal the mask explainers preserve (all outputs at every
 step). Saliency is the absolute value of the attribution.
 """
 
-import time
-
 import numpy as np
 import torch
 
@@ -64,7 +62,7 @@ class _CaptumBaseline:
         self.device = device
         self.random_state = random_state
 
-    def _attribute(self, method, x, classes, extra):  # pragma: no cover - abstract
+    def _attribute(self, target, x, classes, extra):  # pragma: no cover - abstract
         raise NotImplementedError
 
     def fit_transform(self, X, y=None, *, model=None, model_kwargs=None):
@@ -77,7 +75,6 @@ class _CaptumBaseline:
         values = [torch.as_tensor(np.asarray(model_kwargs[k]), device=self.device_) for k in names]
         target = _ScalarTarget(frozen, names, self.task)
         out = []
-        start = time.perf_counter()
         with frozen.context():
             for lo in range(0, x.shape[0], self.batch_size):
                 xb = x[lo:lo + self.batch_size]
@@ -87,7 +84,6 @@ class _CaptumBaseline:
                 classes = raw.argmax(-1) if self.task == "classification" else torch.zeros(len(xb), dtype=torch.long, device=xb.device)
                 attr = self._attribute(target, xb, classes, extra)
                 out.append(attr.detach().abs().float().cpu())
-        self.seconds_ = time.perf_counter() - start
         return torch.cat(out).numpy()
 
 

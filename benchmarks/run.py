@@ -109,6 +109,20 @@ TINT_SETTINGS = {
 }
 
 
+def family(benchmark):
+    """The hyper-parameter family of a benchmark: "rare" (white boxes) or "hmm" (GRU black boxes)."""
+    return "rare" if benchmark.startswith("rare") else "hmm"
+
+
+def format_params(params, with_count=False):
+    """``k=v`` pairs, long lists shortened to their ends."""
+    def short(v):
+        if not isinstance(v, list) or len(v) < 6:
+            return v
+        return f"[{v[0]}..{v[-1]}]" + (f" ({len(v)} values)" if with_count else "")
+    return ", ".join(f"{k}={short(v)}" for k, v in params.items())
+
+
 def machine(device):
     """One line describing the machine."""
     cpu = platform.processor() or platform.machine()
@@ -137,9 +151,9 @@ def make_explainer(name, benchmark, overrides, device, seed, preset="paper"):
     """The explainer with the paper's settings for ``benchmark`` (or the recommended ones), then ``overrides``."""
     display, path, defaults = EXPLAINERS[name]
     module, cls = path.split(":")
-    family = "rare" if benchmark.startswith("rare") else "hmm"
-    tuned = RECOMMENDED.get(name, {}).get(family, {}) if preset == "recommended" else {}
-    params = {**defaults[family], **tuned, **overrides, "device": device, "random_state": seed}
+    fam = family(benchmark)
+    tuned = RECOMMENDED.get(name, {}).get(fam, {}) if preset == "recommended" else {}
+    params = {**defaults[fam], **tuned, **overrides, "device": device, "random_state": seed}
     return display, getattr(importlib.import_module(module), cls)(**params), params
 
 
@@ -212,8 +226,7 @@ def run_tint(args, name, task, ours):
     if task.model_kwargs:
         return {"error": "tint cannot pass per-series model inputs (group ids)"}
     method = TINT_METHODS[name]
-    family = "rare" if task.name.startswith("rare") else "hmm"
-    settings = TINT_SETTINGS.get((method, family), {})
+    settings = TINT_SETTINGS.get((method, family(task.name)), {})
     n = len(task.X) if args.tint_n is None else min(args.tint_n, len(task.X))
     try:
         masks, seconds, vers = bridge_run(method, task.X[:n], task.model, timeout=args.tint_timeout, **settings)
@@ -277,8 +290,7 @@ def report(args, records, command, device):
                 lines.append(f"| {bench} | – | – | – | – | – | – | – | – | {t['error']} |")
             else:
                 o = t["ours_same_series"]
-                extra = ", ".join(f"{k}={v if not isinstance(v, list) or len(v) < 6 else f'[{v[0]}..{v[-1]}]'}"
-                                  for k, v in t["settings"].items())
+                extra = format_params(t["settings"])
                 lines.append(
                     f"| {bench} | {t['n_series']} | {t['aup']:.3f} | {t['aur']:.3f} | {t['information']:.0f} | {t['entropy']:.1f} | "
                     f"{t['seconds']:.1f} | {t['seconds_per_series']:.3f} | {o['aup']:.3f} / {o['aur']:.3f} | "
@@ -291,8 +303,7 @@ def report(args, records, command, device):
     for bench, r in models.items():
         lines.append(f"- {bench} black box: {r['task_model']}, test accuracy {r['task_test_accuracy']:.3f}")
     params = records[0]["params"]
-    lines.append("- hyper-parameters (first benchmark): " + ", ".join(
-        f"{k}={v if not isinstance(v, list) or len(v) < 6 else f'[{v[0]}..{v[-1]}] ({len(v)} values)'}" for k, v in params.items()))
+    lines.append("- hyper-parameters (first benchmark): " + format_params(params, with_count=True))
     text = "\n".join(lines) + "\n"
     print(text)
     if not args.no_save:

@@ -122,7 +122,7 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
         """Number of masks optimised per series (hyper-parameter variants)."""
         return 1
 
-    def _begin_explain(self, x, kwargs, *, fitting, generator):
+    def _begin_explain(self, x, *, fitting):
         """State shared by every batch of this ``fit``/``transform`` call (a dict).
 
         Called once before the first batch, with all the series to explain.
@@ -376,7 +376,7 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
         step = self._batch_rows(x)
         starts = range(0, n, step)
         generator = make_generator(self.random_state, x.device)
-        shared = self._begin_explain(x, kwargs, fitting=fitting, generator=generator)
+        shared = self._begin_explain(x, fitting=fitting)
         stopping = self._early_stopping()
         history = torch.zeros(self.n_epochs, device=x.device, dtype=torch.float64)
         n_iter = 0

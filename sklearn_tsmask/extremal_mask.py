@@ -7,7 +7,7 @@ import torch
 
 from ._base import BaseMaskExplainer
 from ._utils import check_scalar_in
-from .perturbation_nets import PERTURBATION_NETS, check_perturbation_net, make_perturbation_net
+from .perturbation_nets import check_perturbation_net, check_perturbation_spec, make_perturbation_net
 
 __all__ = ["ExtremalMask"]
 
@@ -194,21 +194,12 @@ class ExtremalMask(BaseMaskExplainer):
             check_scalar_in(self.tol, "tol", 0.0, float("inf"), closed="left")
         if not isinstance(self.n_iter_no_change, numbers.Integral) or self.n_iter_no_change < 1:
             raise ValueError(f"n_iter_no_change must be a positive integer, got {self.n_iter_no_change!r}.")
-        spec = self.perturbation
-        if isinstance(spec, str) and spec not in PERTURBATION_NETS:
-            raise ValueError(
-                f"perturbation must be one of {PERTURBATION_NETS}, a torch.nn.Module or a factory; got {spec!r}."
-            )
-        if not isinstance(spec, (str, torch.nn.Module)) and not callable(spec):
-            raise TypeError(
-                f"perturbation must be one of {PERTURBATION_NETS}, a torch.nn.Module or a factory "
-                f"n_channels -> Module; got {type(spec).__name__}."
-            )
+        check_perturbation_spec(self.perturbation)
 
     def _early_stopping(self):
         return None if self.tol is None else (float(self.tol), int(self.n_iter_no_change))
 
-    def _begin_explain(self, x, kwargs, *, fitting, generator):
+    def _begin_explain(self, x, *, fitting):
         if fitting:
             net = make_perturbation_net(
                 self.perturbation, x.shape[1], random_state=self.random_state, device=x.device, dtype=x.dtype

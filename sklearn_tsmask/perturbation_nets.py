@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from sklearn.utils import check_random_state
 from torch import nn
 
-__all__ = ["RecurrentPerturbation", "make_perturbation_net", "check_perturbation_net", "PERTURBATION_NETS"]
+__all__ = ["RecurrentPerturbation", "make_perturbation_net", "check_perturbation_spec", "check_perturbation_net", "PERTURBATION_NETS"]
 
 #: Names accepted by :func:`make_perturbation_net` (besides a module or a factory).
 PERTURBATION_NETS = ("zeros", "gru", "bigru")
@@ -57,6 +57,20 @@ def _seed_from(random_state):
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
+def check_perturbation_spec(spec):
+    """Raise if ``spec`` is neither a known name, a module nor a callable factory."""
+    if isinstance(spec, str):
+        if spec not in PERTURBATION_NETS:
+            raise ValueError(
+                f"perturbation must be one of {PERTURBATION_NETS}, a torch.nn.Module or a factory; got {spec!r}."
+            )
+    elif not isinstance(spec, nn.Module) and not callable(spec):
+        raise TypeError(
+            f"perturbation must be one of {PERTURBATION_NETS}, a torch.nn.Module or a factory "
+            f"n_channels -> Module; got {type(spec).__name__}."
+        )
+
+
 def make_perturbation_net(spec, n_channels, *, random_state=None, device="cpu", dtype=torch.float32):
     """Build the perturbation network described by ``spec``.
 
@@ -80,14 +94,12 @@ def make_perturbation_net(spec, n_channels, *, random_state=None, device="cpu", 
     -------
     torch.nn.Module or None
     """
-    if isinstance(spec, str):
-        if spec not in PERTURBATION_NETS:
-            raise ValueError(f"perturbation must be one of {PERTURBATION_NETS}, a torch.nn.Module or a factory; got {spec!r}.")
-        if spec == "zeros":
-            return None
+    check_perturbation_spec(spec)
+    if isinstance(spec, str) and spec == "zeros":
+        return None
     if isinstance(spec, nn.Module):
         net = copy.deepcopy(spec)
-    elif isinstance(spec, str) or callable(spec):
+    else:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(_seed_from(random_state))
             if isinstance(spec, str):
@@ -96,11 +108,6 @@ def make_perturbation_net(spec, n_channels, *, random_state=None, device="cpu", 
                 net = spec(n_channels)
         if not isinstance(net, nn.Module):
             raise TypeError(f"the perturbation factory must return a torch.nn.Module, got {type(net).__name__}.")
-    else:
-        raise TypeError(
-            f"perturbation must be one of {PERTURBATION_NETS}, a torch.nn.Module or a factory "
-            f"n_channels -> Module; got {type(spec).__name__}."
-        )
     net = net.to(device=device, dtype=dtype)
     net.train()
     return net
