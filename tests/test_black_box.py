@@ -49,21 +49,28 @@ def _assert_same_weights(a, b):
 
 def test_output_shapes_all_and_last():
     x = torch.randn(5, 3, 17)
-    net = GRUClassifier(n_channels=3, n_classes=2, hidden_size=12, random_state=0)
+    net = GRUClassifier(n_channels=3, n_classes=2, hidden_size=12, random_state=0).eval()
     assert net(x).shape == (5, 17, 2)
     last = GRUClassifier(3, 4, hidden_size=12, output="last", random_state=0)
     assert last(x).shape == (5, 4)
-    # "last" is the last step of "all" for the same weights.
-    last2 = GRUClassifier(3, 2, hidden_size=12, output="last", random_state=0)
+    # "last" is the last step of "all" for the same weights (eval mode: running statistics).
+    last2 = GRUClassifier(3, 2, hidden_size=12, output="last", random_state=0).eval()
     torch.testing.assert_close(last2(x), net(x)[:, -1])
 
 
 def test_default_size_matches_spec():
     net = GRUClassifier(3, 2)
     assert net.gru.input_size == 3 and net.gru.hidden_size == 200 and net.gru.batch_first
-    assert net.head.in_features == 200 and net.head.out_features == 2
-    # GRU: 3 gates x (200 x 3 + 200 x 200 + 2 x 200); head: 200 x 2 + 2.
-    assert sum(p.numel() for p in net.parameters()) == 3 * (200 * 3 + 200 * 200 + 400) + 402
+    # the reference codes' head: BatchNorm1d -> ReLU -> Dropout(0.5) -> Linear
+    bn, relu, drop, linear = net.head
+    assert isinstance(bn, torch.nn.BatchNorm1d) and bn.num_features == 200
+    assert isinstance(relu, torch.nn.ReLU) and isinstance(drop, torch.nn.Dropout) and drop.p == 0.5
+    assert linear.in_features == 200 and linear.out_features == 2
+    # GRU: 3 gates x (200 x 3 + 200 x 200 + 2 x 200); batch norm 2 x 200; linear 200 x 2 + 2.
+    assert sum(p.numel() for p in net.parameters()) == 3 * (200 * 3 + 200 * 200 + 400) + 400 + 402
+    plain = GRUClassifier(3, 2, head="linear")
+    assert isinstance(plain.head, torch.nn.Linear)
+    assert sum(p.numel() for p in plain.parameters()) == 3 * (200 * 3 + 200 * 200 + 400) + 402
 
 
 def test_logits_are_causal():
@@ -85,11 +92,11 @@ def test_seeded_init_is_reproducible_and_leaves_global_rng():
     c = GRUClassifier(3, 2, hidden_size=8, random_state=4)
     assert torch.equal(torch.get_rng_state(), state)
     _assert_same_weights(a, b)
-    assert not torch.equal(a.head.weight, c.head.weight)
+    assert not torch.equal(a.head[-1].weight, c.head[-1].weight)
 
 
 def test_dtype_pickle_and_modes():
-    net = GRUClassifier(3, 2, hidden_size=8, random_state=0)
+    net = GRUClassifier(3, 2, hidden_size=8, head="linear", random_state=0)
     x = torch.randn(4, 3, 9, dtype=torch.float64)
     out32 = net(x)  # float64 input cast to the float32 weights
     assert out32.dtype == torch.float32
@@ -99,8 +106,12 @@ def test_dtype_pickle_and_modes():
     net = net.float()
     clone = pickle.loads(pickle.dumps(net))
     torch.testing.assert_close(clone(x), net(x), rtol=0, atol=0)
-    # No dropout / batch norm: train and eval modes compute the same function.
+    # Linear head: train and eval modes compute the same function.
     torch.testing.assert_close(net.train()(x), net.eval()(x), rtol=0, atol=0)
+    # Reference head: batch statistics and dropout in train mode only.
+    ref = GRUClassifier(3, 2, hidden_size=8, random_state=0)
+    assert not torch.allclose(ref.train()(x), ref.eval()(x))
+    torch.testing.assert_close(ref.eval()(x), ref.eval()(x), rtol=0, atol=0)
 
 
 def test_gradient_reaches_input():
@@ -139,6 +150,8 @@ def test_cuda_training_returns_cpu_model_and_is_seeded():
         (dict(n_channels=3, n_classes=1), "n_classes"),
         (dict(n_channels=3, hidden_size=2.5), "hidden_size"),
         (dict(n_channels=3, output="first"), "output"),
+        (dict(n_channels=3, head="mlp"), "head"),
+        (dict(n_channels=3, dropout=1.0), "dropout"),
         (dict(n_channels=3, random_state="a"), "random_state"),
     ],
 )
@@ -213,7 +226,7 @@ def test_same_seed_same_weights_other_seed_differs():
     c, _ = train_gru_classifier(X, y, random_state=8, **params)
     _assert_same_weights(a, b)
     assert ra["train_accuracy"] == rb["train_accuracy"] and ra["final_loss"] == rb["final_loss"]
-    assert not torch.equal(a.head.weight, c.head.weight)
+    assert not torch.equal(a.head[-1].weight, c.head[-1].weight)
 
 
 def test_global_torch_rng_untouched():
