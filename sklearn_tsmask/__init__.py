@@ -6,7 +6,8 @@ The explainers are scikit-learn estimators: ``fit(X, model)`` then
 
 __version__ = "0.1.0.dev0"
 
+from .contralsp import ContraLSP
 from .dynamask import DynaMask
 from .extremal_mask import ExtremalMask
 
-__all__ = ["DynaMask", "ExtremalMask", "__version__"]
+__all__ = ["ContraLSP", "DynaMask", "ExtremalMask", "__version__"]

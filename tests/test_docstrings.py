@@ -8,11 +8,13 @@ import pytest
 MODULES = [
     "sklearn_tsmask.dynamask",
     "sklearn_tsmask.extremal_mask",
+    "sklearn_tsmask.contralsp",
     "sklearn_tsmask.perturbation_nets",
     "sklearn_tsmask.perturbations",
     "sklearn_tsmask.datasets._rare",
     "sklearn_tsmask.datasets._white_box",
     "sklearn_tsmask.datasets._hmm",
+    "sklearn_tsmask.datasets._black_box",
     "sklearn_tsmask.metrics._ground_truth",
     "sklearn_tsmask.metrics._scorers",
     "sklearn_tsmask.plotting",

@@ -1,0 +1,128 @@
+"""The contrastive (triplet) term of ContraLSP, in torch, on the data's device.
+
+ContraLSP trains its counterfactual perturbation network so that each
+perturbed series ``x^r_i`` (the anchor) moves toward the series of the other
+cluster of the batch and away from its own neighbours. The batch's
+perturbations are split into two clusters by 2-means; for each anchor, the
+positives are its ``K+`` nearest members of its own cluster and the negatives
+``K-`` random members of the other cluster; distances are Manhattan (mean
+absolute difference). Everything stays in torch: the cluster assignment and the
+selection are discrete (no gradient flows through them), the distances that
+enter the loss carry the gradient to the perturbation network.
+"""
+
+import torch
+
+__all__ = ["two_means", "n_triplet_members", "triplet_term"]
+
+_MAX_MEMBERS = 50
+
+
+def two_means(z, generator, *, n_iter=25):
+    """Split the rows of ``z`` into two clusters by Lloyd's algorithm (k = 2).
+
+    Initialisation: a row drawn with ``generator``, then the row farthest from
+    it (the deterministic variant of k-means++ for two centres). Iterates
+    until the assignment no longer changes or ``n_iter`` rounds.
+
+    Parameters
+    ----------
+    z : torch.Tensor of shape (n, d)
+        Rows to cluster (used without gradient).
+    generator : torch.Generator
+        On ``z``'s device; seeds the first centre.
+    n_iter : int, default=25
+        Maximum number of Lloyd rounds.
+
+    Returns
+    -------
+    torch.Tensor of shape (n,), dtype bool
+        True for the rows of the cluster of the second centre. When all rows
+        are equal every row is in the first cluster (all False).
+    """
+    z = z.detach()
+    n = z.shape[0]
+    if n < 2:
+        return torch.zeros(n, dtype=torch.bool, device=z.device)
+    first = int(torch.randint(n, (1,), generator=generator, device=generator.device))
+    far = torch.cdist(z[first : first + 1], z).squeeze(0)
+    second = int(far.argmax())
+    if far[second] == 0:  # all rows equal: one cluster
+        return torch.zeros(n, dtype=torch.bool, device=z.device)
+    centres = torch.stack([z[first], z[second]])
+    labels = None
+    for _ in range(n_iter):
+        new = torch.cdist(z, centres).argmin(1).bool()
+        if labels is not None and torch.equal(new, labels):
+            break
+        labels = new
+        for k, members in enumerate((~labels, labels)):
+            if members.any():  # an emptied cluster keeps its centre
+                centres[k] = z[members].mean(0)
+    return labels
+
+
+def n_triplet_members(cluster_size):
+    """``K = min(50, floor(cluster_size / 5) + 1)`` positives or negatives (ContraLSP).
+
+    Parameters
+    ----------
+    cluster_size : torch.Tensor of int
+        Size of the cluster the members are drawn from.
+    """
+    return torch.clamp(cluster_size // 5 + 1, max=_MAX_MEMBERS)
+
+
+def triplet_term(xr, generator, *, margin=1.0):
+    """Per-anchor triplet loss ``max(0, D_an − D_ap − margin)`` of a batch of perturbations.
+
+    Parameters
+    ----------
+    xr : torch.Tensor of shape (B, C, T)
+        The counterfactual perturbations of the batch (with gradient).
+    generator : torch.Generator
+        Seeds the 2-means initialisation and the choice of the negatives.
+    margin : float, default=1.0
+        The margin ``b``.
+
+    Returns
+    -------
+    torch.Tensor of shape (B,)
+        The loss of each anchor; 0 for an anchor without positives (alone in
+        its cluster) or without negatives (a single cluster).
+
+    Notes
+    -----
+    ``D_ap`` is the mean Manhattan distance (mean absolute difference over
+    the ``C·T`` entries) from the anchor to its ``K+`` nearest other members
+    of its cluster, ``D_an`` the mean distance to ``K-`` members of the other
+    cluster drawn at random without replacement, with
+    ``K± = min(50, floor(n / 5) + 1)`` where ``n`` is the size of the cluster
+    they come from (capped by the members available).
+    """
+    B = xr.shape[0]
+    flat = xr.reshape(B, -1)
+    labels = two_means(flat, generator)
+    dist = torch.cdist(flat, flat, p=1.0) / flat.shape[1]  # (B, B), with gradient
+    same = labels.unsqueeze(0) == labels.unsqueeze(1)
+    eye = torch.eye(B, dtype=torch.bool, device=xr.device)
+    n_same = same.sum(1)  # cluster size of each anchor (itself included)
+    n_other = B - n_same
+    k_pos = torch.minimum(n_triplet_members(n_same), n_same - 1)
+    k_neg = torch.minimum(n_triplet_members(n_other), n_other)
+
+    inf = torch.tensor(float("inf"), device=xr.device, dtype=dist.dtype)
+    # positives: the k_pos nearest same-cluster members (rank by distance)
+    pos_key = torch.where(same & ~eye, dist.detach(), inf)
+    pos_rank = pos_key.argsort(1).argsort(1)
+    pos = pos_rank < k_pos.unsqueeze(1)
+    # negatives: k_neg other-cluster members in a random order
+    noise = torch.rand(B, B, generator=generator, device=generator.device).to(xr.device)
+    neg_key = torch.where(~same, noise.to(dist.dtype), inf)
+    neg_rank = neg_key.argsort(1).argsort(1)
+    neg = neg_rank < k_neg.unsqueeze(1)
+
+    d_ap = (dist * pos).sum(1) / k_pos.clamp(min=1)
+    d_an = (dist * neg).sum(1) / k_neg.clamp(min=1)
+    valid = (k_pos > 0) & (k_neg > 0)
+    return torch.where(valid, torch.relu(d_an - d_ap - margin), torch.zeros_like(d_an))

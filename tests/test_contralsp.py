@@ -1,0 +1,226 @@
+"""ContraLSP: gates, trend, regularisers, contrastive switch, warm starts, contract."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, KFold
+from torch import nn
+
+from sklearn_tsmask import ContraLSP
+from sklearn_tsmask.contralsp import ChannelTrend, _gate
+from sklearn_tsmask.datasets import RareWhiteBox, make_rare_feature
+from sklearn_tsmask.metrics import SALIENCY_SCORERS, aup, aur
+from conftest import C, N_SALIENT, SALIENT, T, GRUClassifier, make_spiky_panel, salient_set, top_k_sets
+
+
+def contralsp(**params):
+    defaults = dict(alpha=0.1, beta=0.1, n_epochs=150, learning_rate=0.1, device="cpu", random_state=0)
+    defaults.update(params)
+    return ContraLSP(**defaults)
+
+
+# ------------------------------------------------------------ building blocks
+
+
+def test_gate_hand_computed():
+    z = torch.tensor([-0.5, 0.5, 1.5, 1.5, -1.0])
+    tau = torch.tensor([3.0, 0.0, 1.0, -1.0, 2.0])
+    expected = [0.0, 0.5, 2.0 / (1.0 + np.exp(-2.0)), 2.0 / (1.0 + np.exp(2.0)), -0.5 / (1.0 + np.exp(1.0))]
+    np.testing.assert_allclose(_gate(z, tau).numpy(), expected, rtol=1e-6)
+
+
+def test_channel_trend_is_one_mlp_per_channel():
+    torch.manual_seed(0)
+    trend = ChannelTrend(n_channels=3, n_timepoints=7, hidden_size=5)
+    x = torch.randn(4, 3, 7)
+    out = trend(x)
+    for c in range(3):
+        hidden = torch.relu(x[:, c, :] @ trend.weight_in[c].T + trend.bias_in[c])
+        torch.testing.assert_close(out[:, c, :], hidden @ trend.weight_out[c].T + trend.bias_out[c])
+    x2 = x.clone()
+    x2[:, 1] += 1.0  # channel 1 only moves channel 1
+    out2 = trend(x2)
+    torch.testing.assert_close(out2[:, [0, 2]], out[:, [0, 2]])
+    assert not torch.allclose(out2[:, 1], out[:, 1])
+    assert sum(p.numel() for p in trend.parameters()) == 3 * (7 * 5 + 5 + 5 * 7 + 7)
+
+
+# ------------------------------------------------------------ what it finds
+
+
+@pytest.mark.parametrize("contrastive", ["triplet", "l1_only"])
+def test_finds_the_spikes_of_the_white_box(spiky, contrastive):
+    X, truth, white_box = spiky
+    est = contralsp(contrastive=contrastive)
+    masks = est.fit_transform(X, model=white_box)
+    assert masks.shape == X.shape and masks.min() >= 0.0 and masks.max() <= 1.0
+    assert all(s == salient_set() for s in top_k_sets(masks, N_SALIENT))
+    assert masks[:, SALIENT].mean() > 0.9
+    assert masks[:, ~SALIENT].mean() < 0.05
+    assert est.error_.shape == (len(X),) and est.error_.max() < 0.05
+
+
+def test_rare_feature_white_box():
+    X, truth, white_box = make_rare_feature(n_samples=8, random_state=0)
+    masks = contralsp(n_epochs=100).fit_transform(X, model=white_box)
+    assert aup(truth, masks) > 0.99 and aur(truth, masks) > 0.95
+
+
+def test_alpha_shrinks_the_mask(spiky):
+    X, _, white_box = spiky
+    small = contralsp(alpha=0.01).fit_transform(X, white_box)
+    large = contralsp(alpha=100.0).fit_transform(X, white_box)  # an open gate costs alpha/64: weak spikes go
+    assert large.mean() < 0.5 * small.mean()
+
+
+def test_beta_shrinks_the_counterfactuals(spiky):
+    X, _, white_box = spiky
+    x = torch.as_tensor(X, dtype=torch.float32)
+    sizes = []
+    for beta in (0.0, 10.0):
+        net = contralsp(beta=beta).fit(X, white_box).perturbation_net_
+        with torch.no_grad():
+            sizes.append(float(net(x).abs().mean()))
+    assert sizes[1] < 0.2 * sizes[0]
+
+
+def test_contrastive_switch_changes_only_the_counterfactual_training(spiky):
+    X, _, white_box = spiky
+    x = torch.as_tensor(X, dtype=torch.float32)
+    triplet = contralsp(beta=1.0, margin=0.0).fit(X, white_box)
+    l1 = contralsp(beta=1.0, margin=0.0, contrastive="l1_only").fit(X, white_box)
+    with torch.no_grad():
+        assert not torch.allclose(triplet.perturbation_net_(x), l1.perturbation_net_(x))
+    # without the counterfactual terms the switch does nothing
+    a = contralsp(beta=0.0).fit_transform(X, white_box)
+    b = contralsp(beta=0.0, contrastive="l1_only").fit_transform(X, white_box)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_loss_history_decreases(spiky):
+    X, _, white_box = spiky
+    est = contralsp().fit(X, white_box)
+    assert est.loss_history_.shape == (150,) and est.n_iter_ == 150
+    assert est.loss_history_[-10:].mean() < 0.2 * est.loss_history_[:5].mean()
+
+
+def test_reproducible_with_random_state(spiky):
+    X, _, white_box = spiky
+    state = torch.get_rng_state()
+    a = contralsp(n_epochs=30).fit_transform(X, white_box)
+    b = contralsp(n_epochs=30).fit_transform(X, white_box)
+    c = contralsp(n_epochs=30, random_state=1).fit_transform(X, white_box)
+    assert torch.equal(torch.get_rng_state(), state)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+# ------------------------------------------------------------ new series
+
+
+def test_transform_new_series_warm_starts_and_keeps_fitted_networks(spiky):
+    X, _, white_box = spiky
+    est = contralsp().fit(X, white_box)
+    before = [p.detach().clone() for p in (*est.perturbation_net_.parameters(), *est.trend_net_.parameters())]
+    X_new, _ = make_spiky_panel(seed=3)
+    fine = est.transform(X_new)
+    after = [p.detach() for p in (*est.perturbation_net_.parameters(), *est.trend_net_.parameters())]
+    assert all(torch.equal(u, v) for u, v in zip(before, after))
+    assert all(s == salient_set() for s in top_k_sets(fine, N_SALIENT))
+    frozen = clone(est).set_params(transform_networks="frozen").fit(X, white_box).transform(X_new)
+    assert all(s == salient_set() for s in top_k_sets(frozen, N_SALIENT))
+    assert not np.array_equal(fine, frozen)  # both near-binary; the off-mask values differ
+
+
+def test_other_series_length_is_refused(spiky):
+    X, _, white_box = spiky
+    est = contralsp(n_epochs=5).fit(X, white_box)
+    with pytest.raises(ValueError, match=f"length {T}"):
+        est.transform(X[:, :, : T - 2])
+    with pytest.raises(ValueError, match="channels"):
+        est.transform(X[:, :2])
+
+
+# ------------------------------------------------------------ contract
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        (dict(alpha=-1.0), "alpha"),
+        (dict(beta=-0.1), "beta"),
+        (dict(sigma=0.0), "sigma"),
+        (dict(margin=-1.0), "margin"),
+        (dict(contrastive="none"), "contrastive"),
+        (dict(transform_networks="frozen_trend"), "transform_networks"),
+        (dict(trend_hidden_size=0), "trend_hidden_size"),
+        (dict(perturbation="lstm"), "perturbation"),
+        (dict(tol=-1.0), "tol"),
+    ],
+)
+def test_invalid_hyper_parameters(spiky, params, match):
+    X, _, white_box = spiky
+    with pytest.raises(ValueError, match=match):
+        contralsp(**params).fit(X, white_box)
+
+
+def test_user_perturbation_module_is_copied(spiky):
+    X, _, white_box = spiky
+    user = nn.Sequential(nn.Conv1d(C, C, 3, padding=1))
+    before = [p.detach().clone() for p in user.parameters()]
+    est = contralsp(perturbation=user, n_epochs=20).fit(X, white_box)
+    assert all(torch.equal(u, p) for u, p in zip(before, user.parameters()))
+    assert est.perturbation_net_ is not user
+
+
+def test_cross_entropy_with_a_gru_classifier():
+    rng = np.random.RandomState(0)
+    X = rng.randn(5, C, T).astype(np.float32)
+    est = ContraLSP(n_epochs=20, loss="cross_entropy", model_layout="NTC", device="cpu", random_state=0)
+    masks = est.fit_transform(X, GRUClassifier())
+    assert masks.shape == X.shape and np.isfinite(masks).all()
+    assert masks.min() >= 0.0 and masks.max() <= 1.0
+
+
+def test_clone_and_pickle(spiky):
+    X, _, white_box = spiky
+    est = contralsp(n_epochs=20)
+    assert clone(est).get_params() == est.get_params()
+    est.fit(X, white_box)
+    again = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(again.masks_, est.masks_)
+    X_new, _ = make_spiky_panel(seed=2)
+    np.testing.assert_array_equal(again.transform(X_new), est.transform(X_new))
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_grid_search_over_alpha_beta_sigma(n_jobs):
+    X, truth = make_spiky_panel(0, n=8)
+    white_box = RareWhiteBox(SALIENT.astype(np.float32))
+    search = GridSearchCV(
+        contralsp(n_epochs=100),
+        {"alpha": [0.1, 300.0], "beta": [0.1], "sigma": [0.5]},
+        scoring=SALIENCY_SCORERS,
+        refit="aur",
+        cv=KFold(2),
+        n_jobs=n_jobs,
+    )
+    search.fit(X, truth, model=white_box)
+    res = search.cv_results_
+    assert search.best_params_ == {"alpha": 0.1, "beta": 0.1, "sigma": 0.5}
+    assert res["mean_test_aur"][0] > 0.95 > 0.5 > res["mean_test_aur"][1]
+    masks = search.best_estimator_.transform(X)
+    assert all(s == salient_set() for s in top_k_sets(masks, N_SALIENT))
+
+
+@pytest.mark.gpu
+def test_gru_classifier_on_cuda():
+    rng = np.random.RandomState(0)
+    X = rng.randn(6, C, T).astype(np.float32)
+    est = ContraLSP(n_epochs=30, model_layout="NTC", device="cuda", random_state=0)
+    masks = est.fit_transform(X, GRUClassifier())
+    assert masks.shape == X.shape and np.isfinite(masks).all()
+    assert est.perturbation_net_.rnn.weight_ih_l0.device.type == "cuda"

@@ -1,0 +1,88 @@
+"""ContraLSP's contrastive term: 2-means, triplet selection, hand-computed losses, gradients."""
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from sklearn_tsmask._contrastive import n_triplet_members, triplet_term, two_means
+
+
+def gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+def constant_series(values, C=2, T=5):
+    """One series per value, every entry equal to it: Manhattan distances are |a − b|."""
+    v = torch.as_tensor(values, dtype=torch.float64)
+    return v.view(-1, 1, 1).expand(-1, C, T).clone()
+
+
+def test_two_means_separates_two_groups():
+    rng = np.random.RandomState(0)
+    z = torch.from_numpy(np.vstack([rng.randn(7, 4) + 5.0, rng.randn(5, 4) - 5.0]))
+    for seed in range(5):
+        labels = two_means(z, gen(seed))
+        # the same partition whatever the first centre
+        assert len(set(labels[:7].tolist())) == 1 and len(set(labels[7:].tolist())) == 1
+        assert labels[0] != labels[7]
+
+
+def test_two_means_degenerate_inputs():
+    assert not two_means(torch.ones(6, 3), gen()).any()  # all rows equal: one cluster
+    assert two_means(torch.zeros(1, 3), gen()).shape == (1,)
+    # Lloyd's fixed point: 1-D points {0, 1, 2, 10}: {0, 1, 2} vs {10}
+    labels = two_means(torch.tensor([[0.0], [1.0], [2.0], [10.0]]), gen(3))
+    assert labels.tolist() in ([False, False, False, True], [True, True, True, False])
+
+
+@pytest.mark.parametrize("size, k", [(1, 1), (4, 1), (5, 2), (9, 2), (10, 3), (244, 49), (245, 50), (1000, 50)])
+def test_member_count_formula(size, k):
+    assert int(n_triplet_members(torch.tensor(size))) == k
+
+
+def test_hand_computed_triplet_losses():
+    """Cluster A = {0, 0.2, 0.5, 1.5}, cluster B = {10}: K+ = 1 (nearest), K- = 1 (the only B member).
+
+    loss = max(0, D_an − D_ap − 1): 10 − 0.2 − 1, 9.8 − 0.2 − 1, 9.5 − 0.3 − 1, 8.5 − 1 − 1;
+    the B series has no positive: 0.
+    """
+    xr = constant_series([0.0, 0.2, 0.5, 1.5, 10.0])
+    loss = triplet_term(xr, gen(), margin=1.0)
+    np.testing.assert_allclose(loss.numpy(), [8.8, 8.6, 8.2, 6.5, 0.0], atol=1e-12)
+    # margin 9: only the first two anchors still violate it
+    np.testing.assert_allclose(triplet_term(xr, gen(), margin=9.0).numpy(), [0.8, 0.6, 0.2, 0.0, 0.0], atol=1e-12)
+
+
+def test_negatives_are_k_random_members_of_the_other_cluster():
+    """Other cluster of 10 distinct series: K- = 10 // 5 + 1 = 3 of them, drawn without replacement."""
+    others = [20.0 + k for k in range(10)]
+    xr = constant_series([0.0, 0.1] + others)
+    seen = set()
+    for seed in range(8):
+        loss = triplet_term(xr, gen(seed), margin=0.0)
+        # anchor 0: one positive (0.1, at distance 0.1); negatives: 3 of the 10
+        d_an = float(loss[0]) + 0.1
+        matches = [c for c in itertools.combinations(others, 3) if abs(np.mean(c) - d_an) < 1e-9]
+        assert matches, d_an
+        seen.add(round(d_an, 9))
+    assert len(seen) > 1  # the draw depends on the generator
+    again = triplet_term(xr, gen(3), margin=0.0)
+    torch.testing.assert_close(again, triplet_term(xr, gen(3), margin=0.0), rtol=0, atol=0)
+
+
+def test_single_cluster_has_no_triplet_loss():
+    assert torch.equal(triplet_term(torch.ones(4, 2, 3), gen()), torch.zeros(4))
+
+
+def test_gradient_reaches_the_perturbations():
+    xr = constant_series([0.0, 0.2, 0.5, 1.5, 10.0]).requires_grad_(True)
+    triplet_term(xr, gen(), margin=1.0).sum().backward()
+    g = xr.grad
+    F = g[0].numel()
+    # series 0 as an anchor: d/dx of mean|x − 10| − mean|x − 0.2| = (−1 + 1)/F per entry;
+    # as the positive of anchor 1: d/dx of −mean|0.2 − x| = +1/F
+    np.testing.assert_allclose(g[0].numpy(), 1.0 / F, atol=1e-12)
+    # the B series is the negative of all four anchors: each pulls it toward A (+1/F each)
+    np.testing.assert_allclose(g[4].numpy(), 4.0 / F, atol=1e-12)
