@@ -109,7 +109,7 @@ def floor_seconds(explainer, X, model_kwargs=None, reps=5):
     ----------
     explainer : fitted BaseMaskExplainer
         Gives the frozen model, the device, the batch structure (series per
-        batch, variants per series) and the number of epochs.
+        batch, variants per series) and the number of epochs run (``n_iter_``).
     X : array-like (N, C, T)
         The explained series.
     model_kwargs : dict or None
@@ -133,5 +133,6 @@ def floor_seconds(explainer, X, model_kwargs=None, reps=5):
         xb = x[:b].repeat_interleave(V, dim=0)
         kb = {k: v[:b].repeat_interleave(V, dim=0) for k, v in kwargs.items()}
         per_size[b] = _forward_backward_seconds(explainer.model_, xb, kb, reps)
-    total = sum(per_size[b] for b in sizes) * explainer.n_epochs
+    # epochs actually run (a stopping rule may end before n_epochs; n_iter_ is the most over batches)
+    total = sum(per_size[b] for b in sizes) * getattr(explainer, "n_iter_", explainer.n_epochs)
     return total, per_size[rows]
