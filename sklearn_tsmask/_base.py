@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from ._models import check_model_output, looks_like_model, wrap_model
 from ._panel import from_tensor, to_tensor
-from ._utils import fingerprint, fingerprint_text, make_generator, resolve_device
+from ._utils import check_scalar_in, fingerprint, fingerprint_text, make_generator, resolve_device
 
 __all__ = ["BaseMaskExplainer", "Batch"]
 
@@ -130,8 +130,13 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
         return {}
 
     def _early_stopping(self):
-        """``(tol, n_iter_no_change)`` to stop a batch at convergence, or None (run all epochs)."""
-        return None
+        """``(tol, n_iter_no_change)`` to stop a batch at convergence, or None (run all epochs).
+
+        Explainers with ``tol`` and ``n_iter_no_change`` hyper-parameters get
+        scikit-learn's stopping rule; the others run all epochs.
+        """
+        tol = getattr(self, "tol", None)
+        return None if tol is None else (float(tol), int(self.n_iter_no_change))
 
     def _init_batch(self, batch):
         """Create the batch's parameters in ``batch.state``; return what to optimise.
@@ -290,6 +295,13 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
             raise ValueError(f"batch_size must be 'auto', None or a positive integer, got {self.batch_size!r}.")
         if self.loss not in _LOSSES:
             raise ValueError(f"loss must be one of {_LOSSES}, got {self.loss!r}.")
+        # the stopping rule, for explainers that have one
+        if getattr(self, "tol", None) is not None:
+            check_scalar_in(self.tol, "tol", 0.0, float("inf"), closed="left")
+        if hasattr(self, "n_iter_no_change") and (
+            not isinstance(self.n_iter_no_change, numbers.Integral) or self.n_iter_no_change < 1
+        ):
+            raise ValueError(f"n_iter_no_change must be a positive integer, got {self.n_iter_no_change!r}.")
 
     def _check_transform_shape(self, x):
         if x.shape[1] != self.n_features_in_:

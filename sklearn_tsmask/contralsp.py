@@ -1,6 +1,5 @@
 """ContraLSP: contrastive counterfactual perturbations and locally sparse gates (Liu et al., ICLR 2024)."""
 
-import copy
 import math
 import numbers
 
@@ -12,7 +11,7 @@ from torch import nn
 from ._base import BaseMaskExplainer
 from ._contrastive import triplet_term
 from ._utils import check_scalar_in
-from .perturbation_nets import check_perturbation_net, check_perturbation_spec, make_perturbation_net
+from .perturbation_nets import check_perturbation_net, check_perturbation_spec, make_perturbation_net, start_from_fitted
 
 __all__ = ["ContraLSP", "ChannelTrend"]
 
@@ -289,14 +288,7 @@ class ContraLSP(BaseMaskExplainer):
             or self.trend_hidden_size < 1
         ):
             raise ValueError(f"trend_hidden_size must be a positive integer, got {self.trend_hidden_size!r}.")
-        if self.tol is not None:
-            check_scalar_in(self.tol, "tol", 0.0, float("inf"), closed="left")
-        if not isinstance(self.n_iter_no_change, numbers.Integral) or self.n_iter_no_change < 1:
-            raise ValueError(f"n_iter_no_change must be a positive integer, got {self.n_iter_no_change!r}.")
         check_perturbation_spec(self.perturbation)
-
-    def _early_stopping(self):
-        return None if self.tol is None else (float(self.tol), int(self.n_iter_no_change))
 
     def _begin_explain(self, x, *, fitting):
         if not fitting:
@@ -319,14 +311,8 @@ class ContraLSP(BaseMaskExplainer):
         params = [mu]
         for name in ("net", "trend"):
             module = batch.shared[name]
-            if module is not None and not batch.fitting:
-                if self.transform_networks == "frozen":
-                    with torch.no_grad():
-                        batch.state["fixed_" + name] = module(x)
-                    module = None
-                else:  # fine-tune a copy: each batch starts from the fitted weights
-                    module = copy.deepcopy(module).requires_grad_(True)
-                    module.train()
+            if not batch.fitting:
+                module, batch.state["fixed_" + name] = start_from_fitted(module, x, self.transform_networks)
             batch.state[name] = module
             if module is not None:
                 params += list(module.parameters())

@@ -1,13 +1,10 @@
 """ExtremalMask: masks with learned perturbations (Enguehard, ICML 2023)."""
 
-import copy
-import numbers
-
 import torch
 
 from ._base import BaseMaskExplainer
 from ._utils import check_scalar_in
-from .perturbation_nets import check_perturbation_net, check_perturbation_spec, make_perturbation_net
+from .perturbation_nets import check_perturbation_net, check_perturbation_spec, make_perturbation_net, start_from_fitted
 
 __all__ = ["ExtremalMask"]
 
@@ -190,14 +187,7 @@ class ExtremalMask(BaseMaskExplainer):
             raise ValueError(
                 f"transform_perturbation must be one of {_TRANSFORM_MODES}, got {self.transform_perturbation!r}."
             )
-        if self.tol is not None:
-            check_scalar_in(self.tol, "tol", 0.0, float("inf"), closed="left")
-        if not isinstance(self.n_iter_no_change, numbers.Integral) or self.n_iter_no_change < 1:
-            raise ValueError(f"n_iter_no_change must be a positive integer, got {self.n_iter_no_change!r}.")
         check_perturbation_spec(self.perturbation)
-
-    def _early_stopping(self):
-        return None if self.tol is None else (float(self.tol), int(self.n_iter_no_change))
 
     def _begin_explain(self, x, *, fitting):
         if fitting:
@@ -214,14 +204,8 @@ class ExtremalMask(BaseMaskExplainer):
         batch.state["mask"] = mask
         net = batch.shared["net"]
         params = [mask]
-        if net is not None and not batch.fitting:
-            if self.transform_perturbation == "frozen":
-                with torch.no_grad():
-                    batch.state["fixed_perturbation"] = net(x)
-                net = None
-            else:  # fine-tune a copy: each batch starts from the fitted weights
-                net = copy.deepcopy(net).requires_grad_(True)
-                net.train()
+        if not batch.fitting:
+            net, batch.state["fixed_perturbation"] = start_from_fitted(net, x, self.transform_perturbation)
         batch.state["net"] = net
         if net is not None:
             params += list(net.parameters())

@@ -14,7 +14,14 @@ import torch.nn.functional as F
 from sklearn.utils import check_random_state
 from torch import nn
 
-__all__ = ["RecurrentPerturbation", "make_perturbation_net", "check_perturbation_spec", "check_perturbation_net", "PERTURBATION_NETS"]
+__all__ = [
+    "RecurrentPerturbation",
+    "make_perturbation_net",
+    "check_perturbation_spec",
+    "check_perturbation_net",
+    "start_from_fitted",
+    "PERTURBATION_NETS",
+]
 
 #: Names accepted by :func:`make_perturbation_net` (besides a module or a factory).
 PERTURBATION_NETS = ("zeros", "gru", "bigru")
@@ -135,3 +142,34 @@ def check_perturbation_net(net, x):
         raise ValueError("the perturbation network returned NaN or infinite values.")
     if not any(p.requires_grad for p in net.parameters()):
         raise ValueError("the perturbation network has no trainable parameters; use perturbation='zeros' for NN(x) = 0.")
+
+
+def start_from_fitted(net, x, mode):
+    """What a ``transform`` batch optimises, starting from a network trained by ``fit``.
+
+    Parameters
+    ----------
+    net : torch.nn.Module or None
+        The fitted network (None: no network).
+    x : torch.Tensor of shape (B, C, T)
+        The batch's series.
+    mode : {"fine_tune", "frozen"}
+        ``"fine_tune"``: a trainable copy in train mode (the fitted network is
+        left as it is, so every batch starts from the same weights).
+        ``"frozen"``: no module, only its output on ``x``, computed once.
+
+    Returns
+    -------
+    module : torch.nn.Module or None
+        The copy to train with the masks (``"fine_tune"``), else None.
+    fixed_output : torch.Tensor or None
+        ``net(x)`` without gradient (``"frozen"``), else None.
+    """
+    if net is None:
+        return None, None
+    if mode == "frozen":
+        with torch.no_grad():
+            return None, net(x)
+    module = copy.deepcopy(net).requires_grad_(True)
+    module.train()
+    return module, None
