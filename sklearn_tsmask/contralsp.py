@@ -11,12 +11,17 @@ from torch import nn
 from ._base import BaseMaskExplainer
 from ._contrastive import triplet_term
 from ._utils import check_scalar_in
-from .perturbation_nets import check_perturbation_net, check_perturbation_spec, make_perturbation_net, start_from_fitted
+from .perturbation_nets import (
+    check_perturbation_net,
+    check_perturbation_spec,
+    check_warm_start_mode,
+    make_perturbation_net,
+    start_from_fitted,
+)
 
 __all__ = ["ContraLSP", "ChannelTrend"]
 
 _CONTRASTIVE = ("triplet", "l1_only")
-_TRANSFORM_MODES = ("fine_tune", "frozen")
 
 
 class ChannelTrend(nn.Module):
@@ -278,10 +283,7 @@ class ContraLSP(BaseMaskExplainer):
         check_scalar_in(self.margin, "margin", 0.0, float("inf"), closed="left")
         if self.contrastive not in _CONTRASTIVE:
             raise ValueError(f"contrastive must be one of {_CONTRASTIVE}, got {self.contrastive!r}.")
-        if self.transform_networks not in _TRANSFORM_MODES:
-            raise ValueError(
-                f"transform_networks must be one of {_TRANSFORM_MODES}, got {self.transform_networks!r}."
-            )
+        check_warm_start_mode(self.transform_networks, "transform_networks")
         if (
             not isinstance(self.trend_hidden_size, numbers.Integral)
             or isinstance(self.trend_hidden_size, bool)

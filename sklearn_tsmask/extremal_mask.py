@@ -4,12 +4,17 @@ import torch
 
 from ._base import BaseMaskExplainer
 from ._utils import check_scalar_in
-from .perturbation_nets import check_perturbation_net, check_perturbation_spec, make_perturbation_net, start_from_fitted
+from .perturbation_nets import (
+    check_perturbation_net,
+    check_perturbation_spec,
+    check_warm_start_mode,
+    make_perturbation_net,
+    start_from_fitted,
+)
 
 __all__ = ["ExtremalMask"]
 
 _MODES = ("preservation", "deletion")
-_TRANSFORM_MODES = ("fine_tune", "frozen")
 
 
 class ExtremalMask(BaseMaskExplainer):
@@ -183,10 +188,7 @@ class ExtremalMask(BaseMaskExplainer):
         check_scalar_in(self.lambda_2, "lambda_2", 0.0, float("inf"), closed="left")
         if self.mode not in _MODES:
             raise ValueError(f"mode must be one of {_MODES}, got {self.mode!r}.")
-        if self.transform_perturbation not in _TRANSFORM_MODES:
-            raise ValueError(
-                f"transform_perturbation must be one of {_TRANSFORM_MODES}, got {self.transform_perturbation!r}."
-            )
+        check_warm_start_mode(self.transform_perturbation, "transform_perturbation")
         check_perturbation_spec(self.perturbation)
 
     def _begin_explain(self, x, *, fitting):

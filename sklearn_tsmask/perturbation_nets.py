@@ -20,11 +20,15 @@ __all__ = [
     "check_perturbation_spec",
     "check_perturbation_net",
     "start_from_fitted",
+    "check_warm_start_mode",
+    "WARM_START_MODES",
     "PERTURBATION_NETS",
 ]
 
 #: Names accepted by :func:`make_perturbation_net` (besides a module or a factory).
 PERTURBATION_NETS = ("zeros", "gru", "bigru")
+#: What ``transform`` does with a network trained by ``fit`` (see :func:`start_from_fitted`).
+WARM_START_MODES = ("fine_tune", "frozen")
 
 
 class RecurrentPerturbation(nn.Module):
@@ -173,3 +177,9 @@ def start_from_fitted(net, x, mode):
     module = copy.deepcopy(net).requires_grad_(True)
     module.train()
     return module, None
+
+
+def check_warm_start_mode(mode, name):
+    """Raise if ``mode`` (the hyper-parameter ``name``) is not one of :data:`WARM_START_MODES`."""
+    if mode not in WARM_START_MODES:
+        raise ValueError(f"{name} must be one of {WARM_START_MODES}, got {mode!r}.")

@@ -49,6 +49,15 @@ _OUTPUTS = ("all", "last")
 _HEADS = ("reference", "linear")
 
 
+def _check_head(head, dropout):
+    """Validate the head's name and dropout probability; return the dropout as float."""
+    if head not in _HEADS:
+        raise ValueError(f"head must be one of {_HEADS}, got {head!r}.")
+    if not isinstance(dropout, numbers.Real) or isinstance(dropout, bool) or not 0 <= dropout < 1:
+        raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}.")
+    return float(dropout)
+
+
 class GRUClassifier(nn.Module):
     """GRU classifier on ``(N, C, T)`` series: logits at every step or the last.
 
@@ -110,16 +119,13 @@ class GRUClassifier(nn.Module):
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
         if output not in _OUTPUTS:
             raise ValueError(f"output must be one of {_OUTPUTS}, got {output!r}.")
-        if head not in _HEADS:
-            raise ValueError(f"head must be one of {_HEADS}, got {head!r}.")
-        if not isinstance(dropout, numbers.Real) or isinstance(dropout, bool) or not 0 <= dropout < 1:
-            raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}.")
+        dropout = _check_head(head, dropout)
         self.n_channels = int(n_channels)
         self.n_classes = int(n_classes)
         self.hidden_size = int(hidden_size)
         self.output = output
         self.head_type = head
-        self.dropout = float(dropout)
+        self.dropout = dropout
         if random_state is None:
             self._build()
         else:
@@ -405,11 +411,7 @@ def train_gru_classifier(
     verbose = _check_int(verbose, "verbose", 0)
     learning_rate = _check_float(learning_rate, "learning_rate", positive=True)
     weight_decay = _check_float(weight_decay, "weight_decay", positive=False)
-    if head not in _HEADS:
-        raise ValueError(f"head must be one of {_HEADS}, got {head!r}.")
-    dropout = _check_float(dropout, "dropout", positive=False)
-    if dropout >= 1:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
+    dropout = _check_head(head, dropout)
     seed = _seed_from(random_state)
     dev = resolve_device(device)
 
