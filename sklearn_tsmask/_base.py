@@ -181,9 +181,14 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
         y : array-like of shape like X, default=None
             Ignored by ``fit`` (true saliency, used by the scorers). The model
             may also be given here, as in ``fit(X, model)``.
-        model : torch.nn.Module or callable
-            The black box: a torch module (copied, frozen, in eval mode; the
-            user's object is never modified) or a callable on torch tensors.
+        model : object, default=None
+            The black box (else the ``model`` parameter): a torch module
+            (copied, frozen, in eval mode; the user's object is never
+            modified), a callable on torch tensors, a fitted skorch net, a
+            fitted sktime torch classifier (its network), any fitted
+            classifier with ``predict_proba`` (explained through zeroth-order
+            gradient estimates, see :class:`~sklearn_tsmask.black_boxes.ZerothOrderModel`),
+            or one of these in ``sklearn.frozen.FrozenEstimator``.
         model_kwargs : dict of str to array-like, default=None
             Per-sample inputs the model needs besides the series (first axis
             ``n_instances``), such as static covariates or group ids; passed
@@ -251,11 +256,13 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
             model, y = y, None
         elif model is not None and looks_like_model(y):
             raise ValueError("A model was given both as y and as model=; pass it once.")
+        if model is None:
+            model = self.model
         self._validate_common_params()
         self._validate_params()
         data_device = X.device if isinstance(X, torch.Tensor) else None
         device = resolve_device(self.device, data_device)
-        frozen = wrap_model(model, layout=self.model_layout, device=device)
+        frozen = wrap_model(model, layout=self.model_layout, device=device, random_state=self.random_state)
         x, fmt = to_tensor(X, dtype=frozen.dtype, device=device)
         kwargs = self._check_model_kwargs(model_kwargs, x.shape[0], device)
         probe = {k: v[:_PROBE_SIZE] for k, v in kwargs.items()}
@@ -281,7 +288,9 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
     def _memo_key(self, x, kwargs):
         """Key of the masks of ``x``: its contents, the model inputs and the hyper-parameters
         (masks computed before a ``set_params`` are not returned after it)."""
-        params = repr(sorted((k, _param_digest(v)) for k, v in self.get_params(deep=False).items()))
+        # ``model`` is left out: transform always uses the fitted ``model_`` (a new model takes a new fit,
+        # which resets the cache)
+        params = repr(sorted((k, _param_digest(v)) for k, v in self.get_params(deep=False).items() if k != "model"))
         return fingerprint(x, *[kwargs[k] for k in sorted(kwargs)]) + fingerprint_text(params)
 
     def _validate_common_params(self):

@@ -159,6 +159,11 @@ class ContraLSP(BaseMaskExplainer):
         ``L_e``: mean squared error on the model's raw outputs, or
         cross-entropy against the class the model predicts for ``x`` at each
         output row.
+    model : object, default=None
+        The black box, when it cannot be passed to ``fit`` (inside
+        meta-estimators): wrap it in ``sklearn.frozen.FrozenEstimator`` so
+        that ``clone`` keeps the fitted model. A model given to ``fit`` is
+        used instead; see :meth:`fit` for the kinds of black boxes accepted.
     model_layout : {"NCT", "NTC"}, default="NCT"
         Input layout the model expects.
     device : "auto", str or torch.device, default="auto"
@@ -251,6 +256,7 @@ class ContraLSP(BaseMaskExplainer):
         n_iter_no_change=10,
         batch_size="auto",
         loss="mse",
+        model=None,
         model_layout="NCT",
         device="auto",
         random_state=None,
@@ -270,6 +276,7 @@ class ContraLSP(BaseMaskExplainer):
         self.n_iter_no_change = n_iter_no_change
         self.batch_size = batch_size
         self.loss = loss
+        self.model = model
         self.model_layout = model_layout
         self.device = device
         self.random_state = random_state

@@ -90,6 +90,11 @@ class DynaMask(BaseMaskExplainer):
     loss : {"mse", "cross_entropy"}, default="mse"
         The error L_e on the model's raw outputs, or the cross-entropy of the
         output rows against the unperturbed prediction's argmax.
+    model : object, default=None
+        The black box, when it cannot be passed to ``fit`` (inside
+        meta-estimators): wrap it in ``sklearn.frozen.FrozenEstimator`` so
+        that ``clone`` keeps the fitted model. A model given to ``fit`` is
+        used instead; see :meth:`fit` for the kinds of black boxes accepted.
     model_layout : {"NCT", "NTC"}, default="NCT"
         Layout the model takes: X's own (N, C, T), or (N, T, C) for
         batch-first recurrent networks.
@@ -177,6 +182,7 @@ class DynaMask(BaseMaskExplainer):
         learning_rate=1.0,
         batch_size="auto",
         loss="mse",
+        model=None,
         model_layout="NCT",
         device="auto",
         random_state=None,
@@ -198,6 +204,7 @@ class DynaMask(BaseMaskExplainer):
         self.learning_rate = learning_rate
         self.batch_size = batch_size
         self.loss = loss
+        self.model = model
         self.model_layout = model_layout
         self.device = device
         self.random_state = random_state

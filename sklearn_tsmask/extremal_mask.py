@@ -79,6 +79,11 @@ class ExtremalMask(BaseMaskExplainer):
         ``L_e``: mean squared error on the model's raw outputs, or
         cross-entropy against the class the model predicts for ``x``
         (``f(0)`` in deletion mode) at each output row.
+    model : object, default=None
+        The black box, when it cannot be passed to ``fit`` (inside
+        meta-estimators): wrap it in ``sklearn.frozen.FrozenEstimator`` so
+        that ``clone`` keeps the fitted model. A model given to ``fit`` is
+        used instead; see :meth:`fit` for the kinds of black boxes accepted.
     model_layout : {"NCT", "NTC"}, default="NCT"
         Input layout the model expects.
     device : "auto", str or torch.device, default="auto"
@@ -161,6 +166,7 @@ class ExtremalMask(BaseMaskExplainer):
         n_iter_no_change=10,
         batch_size="auto",
         loss="mse",
+        model=None,
         model_layout="NCT",
         device="auto",
         random_state=None,
@@ -177,6 +183,7 @@ class ExtremalMask(BaseMaskExplainer):
         self.n_iter_no_change = n_iter_no_change
         self.batch_size = batch_size
         self.loss = loss
+        self.model = model
         self.model_layout = model_layout
         self.device = device
         self.random_state = random_state
