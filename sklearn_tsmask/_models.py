@@ -15,6 +15,8 @@ import copy
 
 import torch
 
+from ._adapters import resolve_black_box
+
 __all__ = ["FrozenModel", "wrap_model", "looks_like_model"]
 
 _LAYOUTS = ("NCT", "NTC")
@@ -92,19 +94,25 @@ def _freeze_module(module, device):
     return frozen, disable_cudnn
 
 
-def wrap_model(model, *, layout="NCT", device):
+def wrap_model(model, *, layout="NCT", device, random_state=None):
     """Return the black box as a :class:`FrozenModel`.
 
     Parameters
     ----------
-    model : torch.nn.Module or callable
+    model : torch.nn.Module, callable or fitted estimator
         The black box. A module is copied, put in eval mode, frozen and moved
         to ``device``; a plain callable on tensors is used as it is (it must
-        accept tensors on ``device``).
+        accept tensors on ``device``). skorch nets, sktime torch
+        classifiers, classifiers with ``predict_proba`` and
+        ``FrozenEstimator`` wrappers are first reduced to one of these
+        (:func:`sklearn_tsmask._adapters.resolve_black_box`).
     layout : {"NCT", "NTC"}, default="NCT"
-        The input layout the model expects.
+        The input layout the model expects (library models fix their own).
     device : torch.device
         Where the explanation is computed.
+    random_state : int, RandomState or None, default=None
+        Seeds the zeroth-order gradient estimates of a classifier without
+        gradients.
 
     Returns
     -------
@@ -121,15 +129,18 @@ def wrap_model(model, *, layout="NCT", device):
         raise ValueError(f"model_layout must be one of {_LAYOUTS}, got {layout!r}.")
     if model is None:
         raise ValueError(
-            "No model to explain: pass the black box to fit, as fit(X, model) or fit(X, y, model=model)."
+            "No model to explain: pass the black box to fit, as fit(X, model) or fit(X, y, model=model), "
+            "or to the explainer's model parameter."
         )
+    model, layout = resolve_black_box(model, layout=layout, random_state=random_state)
     if isinstance(model, torch.nn.Module):
         frozen, disable_cudnn = _freeze_module(model, device)
         return FrozenModel(frozen, layout=layout, dtype=_module_dtype(frozen), device=device, disable_cudnn=disable_cudnn)
-    if hasattr(model, "predict_proba") or hasattr(model, "predict"):
+    if hasattr(model, "predict") and not callable(model):
         raise TypeError(
-            f"{type(model).__name__} is a scikit-learn-style estimator, not a differentiable torch model. "
-            "Pass a torch.nn.Module or a callable on torch tensors."
+            f"{type(model).__name__} has predict but no predict_proba: a regressor or a classifier without "
+            "probabilities cannot be explained without gradients. Pass a classifier with predict_proba, a "
+            "torch.nn.Module or a callable on torch tensors."
         )
     if callable(model):
         return FrozenModel(model, layout=layout, dtype=torch.float32, device=device)
