@@ -70,10 +70,10 @@ def test_wrap_model_rejects_non_callables(bad):
         wrap_model(bad, device=CPU)
 
 
-def test_wrap_model_rejects_sklearn_estimators():
+def test_wrap_model_rejects_estimators_without_probabilities():
     from sklearn.linear_model import LinearRegression
 
-    with pytest.raises(TypeError, match="scikit-learn-style estimator"):
+    with pytest.raises(TypeError, match="has predict but no predict_proba"):
         wrap_model(LinearRegression(), device=CPU)
 
 
