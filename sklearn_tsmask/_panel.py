@@ -8,16 +8,37 @@ container the user gave, so estimators never deal with formats themselves.
 
 Accepted containers
 -------------------
-* ``numpy.ndarray`` (or anything :func:`numpy.asarray` understands, such as a
-  2D :class:`pandas.DataFrame`) of shape ``(N, C, T)`` or ``(N, T)``; a 2D
-  input is a panel of univariate series.
+* ``numpy.ndarray`` (sktime's ``numpy3D``, or anything :func:`numpy.asarray`
+  understands, such as a nested list or a plain 2D :class:`pandas.DataFrame`)
+  of shape ``(N, C, T)`` or ``(N, T)``; a 2D input is a panel of univariate
+  series. Results are numpy arrays of the same shape.
 * ``torch.Tensor`` of the same shapes; results are returned as tensors on the
   input's device.
+* sktime's ``pd-multiindex``: a :class:`pandas.DataFrame` whose row index is a
+  2-level :class:`pandas.MultiIndex` ``(instance, time point)``, one column per
+  channel. Results are DataFrames with the identical index and columns.
+* sktime's ``nested_univ``: a :class:`pandas.DataFrame` with one row per
+  instance and one column per channel, each cell a :class:`pandas.Series` of
+  the channel's values over time. Results are DataFrames of Series with the
+  same index, columns and Series indices.
+* sktime's ``df-list``: a ``list`` of :class:`pandas.DataFrame`, one per
+  instance, each of shape ``(T, C)`` (rows = time points, columns =
+  channels). Results are lists of DataFrames with the same indices and
+  columns.
+
+The pandas containers are recognised with pandas alone (sktime is not needed).
+Their series must be complete (no missing values), numeric, of equal length
+and observed at the same time points (equal time index values, in the same
+order, for every instance and channel); the time axis of the tensor follows
+the row order of the first instance. Unequal-length panels can be made equal
+with sktime's ``PaddingTransformer`` or ``TSInterpolator``.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
+from scipy import sparse
 import torch
 from sklearn.utils.validation import check_array
 
@@ -25,8 +46,23 @@ __all__ = ["PanelFormat", "to_tensor", "from_tensor", "to_numpy3d"]
 
 _LAYOUT_HELP = (
     "expected a panel of shape (n_instances, n_channels, n_timepoints) "
-    "(sktime's numpy3D) or (n_instances, n_timepoints) for univariate series"
+    "(sktime's numpy3D), (n_instances, n_timepoints) for univariate series, "
+    "or one of sktime's pd-multiindex, nested_univ or df-list pandas panels"
 )
+
+_EQUAL_LENGTH_HELP = (
+    "the explainers need equal-length series; make them equal first, e.g. with "
+    "sktime's PaddingTransformer (sktime.transformations.panel.padder) or "
+    "TSInterpolator (sktime.transformations.panel.interpolate)"
+)
+
+_EQUAL_INDEX_HELP = (
+    "the explainers need every series observed at the same time points; "
+    "re-index the series to common time points first (for instance 0..T-1)"
+)
+
+#: Containers described by a PanelFormat.
+_CONTAINERS = ("numpy", "torch", "pd-multiindex", "nested_univ", "df-list")
 
 
 @dataclass(frozen=True)
@@ -35,33 +71,68 @@ class PanelFormat:
 
     Attributes
     ----------
-    container : {"numpy", "torch"}
-        The input's container.
+    container : {"numpy", "torch", "pd-multiindex", "nested_univ", "df-list"}
+        The input's container (the last three are sktime's pandas mtypes).
     ndim : {2, 3}
-        The input's number of dimensions (2 = univariate panel).
+        The input's number of dimensions (2 = univariate panel given as a 2D
+        array or tensor; 3 for every pandas container).
     dtype : numpy.dtype or torch.dtype
-        Floating dtype of results: the input's when it is floating, else float64
-        for numpy and float32 for torch.
+        Floating dtype of results: the input's when it is floating (for
+        pandas, float32 when every column or cell is float32), else float64
+        for numpy and pandas and float32 for torch.
     device : torch.device or None
         The device of a torch input.
+    index : pandas.Index or None
+        Row index of a pandas DataFrame result: the ``(instance, time point)``
+        MultiIndex (``pd-multiindex``) or the instance labels
+        (``nested_univ``).
+    columns : pandas.Index or None
+        Channel names (the columns of the pandas DataFrames).
+    time_index : tuple of pandas.Index or None
+        ``nested_univ`` and ``df-list``: each instance's time index (the index
+        of its Series or DataFrame), in instance order.
+    positions : numpy.ndarray of shape (N * T,) or None
+        ``pd-multiindex``: for each row of the input, its flat position
+        ``instance * T + time`` in the ``(N, T)`` grid.
+    shape : tuple of int or None
+        ``(N, C, T)`` of the input, for the pandas containers.
     """
 
     container: str
     ndim: int
     dtype: object
     device: object = None
+    index: object = field(default=None, repr=False, compare=False)
+    columns: object = field(default=None, repr=False, compare=False)
+    time_index: object = field(default=None, repr=False, compare=False)
+    positions: object = field(default=None, repr=False, compare=False)
+    shape: object = None
+
+
+# ------------------------------------------------------------ numpy / torch
 
 
 def _check_shape(shape, name):
     if len(shape) not in (2, 3):
-        raise ValueError(f"{name} has {len(shape)} dimension(s) with shape {tuple(shape)}: {_LAYOUT_HELP}.")
+        hint = " Reshape your data: a single series is X[None] (one instance)." if len(shape) == 1 else ""
+        raise ValueError(f"{name} has {len(shape)} dimension(s) with shape {tuple(shape)}: {_LAYOUT_HELP}.{hint}")
     if shape[0] == 0:
-        raise ValueError(f"{name} is empty: it has 0 instances (shape {tuple(shape)}).")
+        raise ValueError(
+            f"{name} is empty: it has 0 instances, 0 sample(s) (shape={tuple(shape)}) while a minimum of 1 is required."
+        )
     if any(s == 0 for s in shape[1:]):
-        raise ValueError(f"{name} has an empty channel or time axis (shape {tuple(shape)}): {_LAYOUT_HELP}.")
+        raise ValueError(
+            f"{name} has an empty channel or time axis: 0 feature(s) (shape={tuple(shape)}) while a minimum of 1 "
+            f"is required; {_LAYOUT_HELP}."
+        )
 
 
 def _validate_numpy(X, name):
+    if sparse.issparse(X):
+        raise TypeError(
+            f"{name} is a sparse {type(X).__name__}: sparse input is not supported, time-series panels are dense. "
+            "Pass X.toarray()."
+        )
     if isinstance(X, np.ndarray):
         arr = X
     else:
@@ -74,11 +145,9 @@ def _validate_numpy(X, name):
     if arr.dtype == object and arr.ndim in (2, 3):
         try:
             arr = arr.astype(np.float64)
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"{name} holds non-numeric values (dtype object); {_LAYOUT_HELP}. "
-                "Nested or multi-index pandas panels need the sktime extra."
-            ) from None
+        except (TypeError, ValueError) as exc:
+            # keep numpy's exception type: TypeError for objects, ValueError for non-numeric strings
+            raise type(exc)(f"{name} holds non-numeric values (dtype object): {exc}; {_LAYOUT_HELP}.") from None
     _check_shape(arr.shape, name)
     dtype = arr.dtype if arr.dtype in (np.float32, np.float64) else np.float64
     arr = check_array(
@@ -91,21 +160,304 @@ def _validate_numpy(X, name):
     return arr, PanelFormat("numpy", arr.ndim, np.dtype(dtype))
 
 
+# ------------------------------------------------------------------ pandas
+
+
+def _is_numeric(values):
+    """Whether a pandas Series (a column or a nested cell) holds real numbers."""
+    dtype = values.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return True
+    if pd.api.types.is_numeric_dtype(dtype):
+        return not pd.api.types.is_complex_dtype(dtype)
+    if dtype == object:
+        kind = pd.api.types.infer_dtype(values, skipna=True)
+        return kind in ("integer", "floating", "mixed-integer-float", "decimal", "boolean", "empty")
+    return False
+
+
+def _result_dtype(dtypes):
+    """float32 if every pandas dtype is numpy's float32, else float64."""
+    dtypes = list(dtypes)
+    return np.dtype(np.float32) if dtypes and all(d == np.float32 for d in dtypes) else np.dtype(np.float64)
+
+
+def _label(value):
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
+def _check_finite(arr, name, fmt):
+    """Raise if the float array ``arr`` converted from a ``fmt`` panel has NaN or infinity."""
+    if np.isnan(arr).any():
+        raise ValueError(
+            f"Input {name} ({fmt}) contains NaN (missing values): the explainers need complete "
+            "series; impute them first (e.g. with sktime's Imputer)."
+        )
+    if np.isinf(arr).any():
+        raise ValueError(f"Input {name} ({fmt}) contains infinity.")
+
+
+def _frame_values(df, name, fmt, where=""):
+    """Numeric values of a DataFrame as float64 (rows, columns), NaN for missing."""
+    for j, col in enumerate(df.columns):
+        column = df.iloc[:, j]
+        if not _is_numeric(column):
+            raise ValueError(
+                f"{name} ({fmt}) has a non-numeric column {col!r}{where} (dtype {column.dtype}); the explainers "
+                "need real-valued series: encode or drop it first."
+            )
+    try:
+        return df.to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} ({fmt}) holds non-numeric values{where} ({exc}).") from None
+
+
+def _nested_cell(df):
+    """The first nested cell (Series, DataFrame, array or list) of a DataFrame's first row, or None."""
+    if df.shape[0] == 0:
+        return None
+    for j, dtype in enumerate(df.dtypes):
+        if dtype == object:
+            cell = df.iat[0, j]
+            if isinstance(cell, (pd.Series, pd.DataFrame, np.ndarray, list, tuple)):
+                return cell
+    return None
+
+
+def _check_not_empty(n_instances, n_channels, n_timepoints, name, fmt):
+    if n_instances == 0:
+        raise ValueError(f"{name} ({fmt}) is empty: it has 0 instances.")
+    if n_channels == 0 or n_timepoints == 0:
+        raise ValueError(
+            f"{name} ({fmt}) has an empty channel or time axis ({n_instances} instances, {n_channels} "
+            f"channels, {n_timepoints} time points)."
+        )
+
+
+def _unequal_lengths(lengths, labels, name, fmt):
+    lengths = np.asarray(lengths)
+    i = int(np.flatnonzero(lengths != lengths[0])[0])
+    raise ValueError(
+        f"{name} ({fmt}) holds series of unequal lengths ({len(np.unique(lengths))} different lengths, "
+        f"e.g. {lengths[0]} time points for instance {_label(labels[0])} and {lengths[i]} for instance "
+        f"{_label(labels[i])}): {_EQUAL_LENGTH_HELP}."
+    )
+
+
+def _unequal_index(what, ref_label, name, fmt):
+    raise ValueError(
+        f"{name} ({fmt}) holds series that are not equally indexed: {what} has time points different from "
+        f"those of {ref_label}: {_EQUAL_INDEX_HELP}."
+    )
+
+
+def _check_time_index(index, what, name, fmt):
+    if index.has_duplicates:
+        raise ValueError(f"{name} ({fmt}) has duplicate time points in {what}; time points must be distinct.")
+
+
+def _from_multiindex(X, name):
+    fmt = "pd-multiindex"
+    idx = X.index
+    if idx.nlevels != 2:
+        raise ValueError(
+            f"{name} has a row MultiIndex with {idx.nlevels} levels: pd-multiindex panels need exactly 2 "
+            "levels (instance, time point); hierarchical panels are not supported."
+        )
+    if _nested_cell(X) is not None:
+        raise ValueError(
+            f"{name} has a row MultiIndex and nested cells: a pd-multiindex panel holds one number per cell "
+            "(a nested_univ panel has one row per instance and a plain index)."
+        )
+    if not X.columns.is_unique:
+        raise ValueError(f"{name} ({fmt}) has duplicate column names; channels must be named uniquely.")
+    inst_labels = idx.get_level_values(0)
+    times = idx.get_level_values(1)
+    if inst_labels.hasnans or times.hasnans:
+        raise ValueError(f"{name} ({fmt}) has missing values in its instance or time index.")
+    inst_codes, instances = pd.factorize(inst_labels)  # order of first appearance, as sktime
+    n, C = len(instances), X.shape[1]
+    counts = np.bincount(inst_codes, minlength=n) if n else np.zeros(0, dtype=int)
+    _check_not_empty(n, C, int(counts.max()) if n else 0, name, fmt)
+    values = _frame_values(X, name, fmt)
+    if (counts != counts[0]).any():
+        _unequal_lengths(counts, instances, name, fmt)
+    if idx.has_duplicates:
+        raise ValueError(
+            f"{name} ({fmt}) has duplicate (instance, time point) rows; each time point of an instance "
+            "must appear once."
+        )
+    T = int(counts[0])
+    # the time axis follows the rows of the first instance; the other instances are aligned to it
+    reference = times[inst_codes == 0]
+    time_codes = reference.get_indexer(times)
+    missing = time_codes < 0
+    if missing.any():
+        bad = instances[inst_codes[np.flatnonzero(missing)[0]]]
+        _unequal_index(f"instance {_label(bad)}", f"instance {_label(instances[0])}", name, fmt)
+    # equal counts, distinct (instance, time) pairs and every time in the reference:
+    # each instance has each of the T time points exactly once
+    positions = inst_codes.astype(np.int64) * T + time_codes
+    _check_finite(values, name, fmt)
+    grid = np.empty((n * T, C), dtype=np.float64)
+    grid[positions] = values
+    arr = grid.reshape(n, T, C).transpose(0, 2, 1)
+    positions.setflags(write=False)
+    return arr, PanelFormat(
+        fmt,
+        3,
+        _result_dtype(X.dtypes),
+        index=idx.copy(deep=True),
+        columns=X.columns.copy(deep=True),
+        positions=positions,
+        shape=(n, C, T),
+    )
+
+
+def _from_nested(X, name):
+    fmt = "nested_univ"
+    n, C = X.shape
+    _check_not_empty(n, C, 1, name, fmt)
+    if not X.columns.is_unique:
+        raise ValueError(f"{name} ({fmt}) has duplicate column names; channels must be named uniquely.")
+    cells = X.to_numpy(dtype=object)
+    for i in range(n):
+        for j in range(C):
+            cell = cells[i, j]
+            if not isinstance(cell, pd.Series):
+                raise ValueError(
+                    f"{name} looks like a nested_univ panel but its cell (row {_label(X.index[i])}, column "
+                    f"{X.columns[j]!r}) is a {type(cell).__name__}, not a pandas Series: every cell of a "
+                    "nested_univ panel must be a pandas Series (a channel's values over time)."
+                )
+    lengths = np.array([[len(cells[i, j]) for j in range(C)] for i in range(n)])
+    if (lengths != lengths[0, 0]).any():
+        i, j = np.argwhere(lengths != lengths[0, 0])[0]
+        if (lengths[i] != lengths[i, 0]).any():  # channels of one instance differ
+            raise ValueError(
+                f"{name} ({fmt}) holds series of unequal lengths: in row {_label(X.index[i])}, column "
+                f"{X.columns[0]!r} has {lengths[i, 0]} time points but column {X.columns[j]!r} has "
+                f"{lengths[i, j]}: {_EQUAL_LENGTH_HELP}."
+            )
+        _unequal_lengths(lengths[:, 0], X.index, name, fmt)
+    T = int(lengths[0, 0])
+    _check_not_empty(n, C, T, name, fmt)
+    reference = cells[0, 0].index
+    _check_time_index(reference, f"row {_label(X.index[0])}", name, fmt)
+    out = np.empty((n, C, T), dtype=np.float64)
+    dtypes = []
+    for i in range(n):
+        for j in range(C):
+            s = cells[i, j]
+            where = f"row {_label(X.index[i])}, column {X.columns[j]!r}"
+            if s.index is not reference and not s.index.equals(reference):
+                _unequal_index(
+                    f"the Series in {where}", f"the Series in row {_label(X.index[0])}, column {X.columns[0]!r}",
+                    name, fmt,
+                )
+            if not _is_numeric(s):
+                raise ValueError(
+                    f"{name} ({fmt}) has a non-numeric Series in {where} (dtype {s.dtype}); the explainers need "
+                    "real-valued series."
+                )
+            try:
+                out[i, j] = s.to_numpy(dtype=np.float64, na_value=np.nan)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{name} ({fmt}) holds non-numeric values in {where} ({exc}).") from None
+            dtypes.append(s.dtype)
+    _check_finite(out, name, fmt)
+    return out, PanelFormat(
+        fmt,
+        3,
+        _result_dtype(dtypes),
+        index=X.index.copy(deep=True),
+        columns=X.columns.copy(deep=True),
+        time_index=tuple(cells[i, 0].index.copy(deep=True) for i in range(n)),
+        shape=(n, C, T),
+    )
+
+
+def _from_df_list(X, name):
+    fmt = "df-list"
+    for i, df in enumerate(X):
+        if not isinstance(df, pd.DataFrame):
+            raise ValueError(
+                f"{name} looks like a df-list panel but its element {i} is a {type(df).__name__}, not a "
+                "pandas DataFrame: every element of a df-list panel must be a DataFrame (time points x channels)."
+            )
+    first = X[0]
+    n, C = len(X), first.shape[1]
+    _check_not_empty(n, C, first.shape[0], name, fmt)
+    for i, df in enumerate(X):
+        if not df.columns.equals(first.columns):
+            raise ValueError(
+                f"{name} ({fmt}): DataFrame {i} has columns {list(df.columns)} but DataFrame 0 has "
+                f"{list(first.columns)}; every instance must have the same channels, in the same order."
+            )
+        if _nested_cell(df) is not None:
+            raise ValueError(
+                f"{name} ({fmt}): DataFrame {i} has nested cells; a df-list panel holds one number per cell."
+            )
+    if not first.columns.is_unique:
+        raise ValueError(f"{name} ({fmt}) has duplicate column names; channels must be named uniquely.")
+    lengths = [len(df) for df in X]
+    if any(length != lengths[0] for length in lengths):
+        _unequal_lengths(lengths, range(n), name, fmt)
+    T = lengths[0]
+    _check_not_empty(n, C, T, name, fmt)
+    _check_time_index(first.index, "DataFrame 0", name, fmt)
+    out = np.empty((n, C, T), dtype=np.float64)
+    dtypes = []
+    for i, df in enumerate(X):
+        if df.index is not first.index and not df.index.equals(first.index):
+            _unequal_index(f"DataFrame {i}", "DataFrame 0", name, fmt)
+        out[i] = _frame_values(df, name, fmt, where=f" in DataFrame {i}").T
+        dtypes.extend(df.dtypes)
+    _check_finite(out, name, fmt)
+    return out, PanelFormat(
+        fmt,
+        3,
+        _result_dtype(dtypes),
+        columns=first.columns.copy(deep=True),
+        time_index=tuple(df.index.copy(deep=True) for df in X),
+        shape=(n, C, T),
+    )
+
+
+def _read_pandas(X, name):
+    """``(array (N, C, T) float64, PanelFormat)`` for sktime's pandas panels, or None for other inputs."""
+    if isinstance(X, pd.DataFrame):
+        if _nested_cell(X) is not None and not isinstance(X.index, pd.MultiIndex):
+            return _from_nested(X, name)
+        if isinstance(X.index, pd.MultiIndex):
+            return _from_multiindex(X, name)
+        return None  # a plain 2D DataFrame: a univariate panel (N, T), read by numpy
+    if isinstance(X, list) and X and any(isinstance(df, pd.DataFrame) for df in X):
+        return _from_df_list(X, name)
+    return None
+
+
+# ------------------------------------------------------------------ public
+
+
 def to_tensor(X, *, dtype=torch.float32, device=None, name="X"):
     """Validate a panel and return it as a ``(N, C, T)`` tensor.
 
-    The input is never modified: numpy inputs are copied into a new tensor and
-    tensors are only read (the explainers never write into their input).
+    The input is never modified: numpy and pandas inputs are copied into a new
+    tensor and tensors are only read (the explainers never write into their
+    input).
 
     Parameters
     ----------
-    X : array-like or torch.Tensor of shape (N, C, T) or (N, T)
-        The panel.
+    X : array-like, torch.Tensor, pandas.DataFrame or list of pandas.DataFrame
+        The panel, in one of the containers listed in the module docstring:
+        an array or tensor of shape (N, C, T) or (N, T), or one of sktime's
+        ``pd-multiindex``, ``nested_univ`` or ``df-list`` pandas panels.
     dtype : torch.dtype, default=torch.float32
         Dtype of the returned tensor.
     device : torch.device or None, default=None
         Device of the returned tensor; ``None`` keeps a tensor's device and
-        puts numpy data on the CPU.
+        puts numpy and pandas data on the CPU.
     name : str, default="X"
         Name used in error messages.
 
@@ -120,7 +472,11 @@ def to_tensor(X, *, dtype=torch.float32, device=None, name="X"):
     ------
     ValueError
         If the panel is empty, has the wrong number of dimensions, is not
-        numeric, or contains NaN or infinity.
+        numeric, or contains NaN or infinity; for pandas panels also if its
+        series have unequal lengths or different time indices, if it has
+        duplicate time points or channel names, or if it is malformed (a
+        nested DataFrame whose cells are not all Series, a list mixing
+        DataFrames and other objects, a row MultiIndex without 2 levels).
     """
     if isinstance(X, torch.Tensor):
         _check_shape(tuple(X.shape), name)
@@ -134,11 +490,20 @@ def to_tensor(X, *, dtype=torch.float32, device=None, name="X"):
             raise ValueError(f"Input {name} contains {bad}.")
         t = t.to(device=device if device is not None else t.device, dtype=dtype)
     else:
-        arr, fmt = _validate_numpy(X, name)
+        read = _read_pandas(X, name)
+        arr, fmt = read if read is not None else _validate_numpy(X, name)
         t = torch.tensor(arr, dtype=dtype, device=device)  # always a copy
     if t.ndim == 2:
         t = t.unsqueeze(1)
     return t, fmt
+
+
+def _check_result_shape(values, fmt):
+    if fmt.shape is not None and tuple(values.shape) != tuple(fmt.shape):
+        raise ValueError(
+            f"Cannot return values of shape {tuple(values.shape)} as a {fmt.container} panel of shape "
+            f"{tuple(fmt.shape)} (n_instances, n_channels, n_timepoints)."
+        )
 
 
 def from_tensor(values, fmt):
@@ -147,15 +512,19 @@ def from_tensor(values, fmt):
     Parameters
     ----------
     values : torch.Tensor of shape (N, C, T)
-        Result to convert (masks, for instance).
+        Result to convert (masks, for instance), shaped like the input that
+        ``fmt`` describes.
     fmt : PanelFormat
         As returned by :func:`to_tensor` for the input.
 
     Returns
     -------
-    numpy.ndarray or torch.Tensor
-        Shaped ``(N, C, T)``, or ``(N, T)`` when the input was 2D; never
-        sharing memory with ``values``.
+    numpy.ndarray, torch.Tensor, pandas.DataFrame or list of pandas.DataFrame
+        In the container of the input: an array or tensor shaped ``(N, C, T)``
+        (or ``(N, T)`` when the input was 2D); for the pandas panels, the
+        same container with the input's instance labels, time indices and
+        column names and float values. Never sharing memory with ``values``
+        or with the input.
     """
     values = values.detach()
     if fmt.ndim == 2:
@@ -164,18 +533,39 @@ def from_tensor(values, fmt):
     # fitted state or cache, which the caller could then modify in place.
     if fmt.container == "torch":
         return values.to(device=fmt.device, dtype=fmt.dtype, copy=True)
-    return np.array(values.cpu().numpy(), dtype=fmt.dtype, copy=True)
+    arr = np.array(values.cpu().numpy(), dtype=fmt.dtype, copy=True)
+    if fmt.container == "numpy":
+        return arr
+    _check_result_shape(arr, fmt)
+    n, C, T = arr.shape
+    if fmt.container == "pd-multiindex":
+        rows = arr.transpose(0, 2, 1).reshape(n * T, C)[fmt.positions]
+        return pd.DataFrame(rows, index=fmt.index.copy(deep=True), columns=fmt.columns.copy(deep=True))
+    if fmt.container == "nested_univ":
+        cells = np.empty((n, C), dtype=object)
+        for i in range(n):
+            time_index = fmt.time_index[i].copy(deep=True)
+            for j in range(C):
+                cells[i, j] = pd.Series(arr[i, j].copy(), index=time_index)
+        return pd.DataFrame(cells, index=fmt.index.copy(deep=True), columns=fmt.columns.copy(deep=True))
+    if fmt.container == "df-list":
+        return [
+            pd.DataFrame(arr[i].T.copy(), index=fmt.time_index[i].copy(deep=True), columns=fmt.columns.copy(deep=True))
+            for i in range(n)
+        ]
+    raise ValueError(f"Unknown panel container {fmt.container!r}; expected one of {_CONTAINERS}.")
 
 
 def to_numpy3d(A, *, name="array"):
-    """Return a panel (numpy, torch, 2D or 3D) as a float64 ``(N, C, T)`` array.
+    """Return a panel (any container :func:`to_tensor` accepts) as a float64 ``(N, C, T)`` array.
 
     Used by the metrics, which compare masks with true saliency in numpy.
 
     Parameters
     ----------
-    A : array-like or torch.Tensor of shape (N, C, T) or (N, T)
-        The panel.
+    A : array-like, torch.Tensor, pandas.DataFrame or list of pandas.DataFrame
+        The panel: shape (N, C, T) or (N, T), or one of sktime's
+        ``pd-multiindex``, ``nested_univ`` or ``df-list`` panels.
     name : str, default="array"
         Name used in error messages.
 
