@@ -175,9 +175,11 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like or torch.Tensor of shape (n_instances, n_channels, n_timepoints)
+        X : array-like, torch.Tensor or sktime panel of shape (n_instances, n_channels, n_timepoints)
             The series to explain (sktime's numpy3D layout); a 2D array
             ``(n_instances, n_timepoints)`` is a panel of univariate series.
+            sktime's ``pd-multiindex``, ``nested_univ`` and ``df-list``
+            panels are accepted too (equal-length series).
         y : array-like of shape like X, default=None
             Ignored by ``fit`` (true saliency, used by the scorers). The model
             may also be given here, as in ``fit(X, model)``.
@@ -209,7 +211,7 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        masks : ndarray or torch.Tensor shaped like X
+        masks : ndarray, torch.Tensor or sktime panel shaped like X
             Saliency masks in [0, 1] (1 = salient), in the container of X.
         """
         _, fmt = self._fit(X, y, model, model_kwargs)
@@ -224,14 +226,14 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like or torch.Tensor of shape (n_instances, n_channels, n_timepoints)
+        X : array-like, torch.Tensor or sktime panel of shape (n_instances, n_channels, n_timepoints)
             Series to explain, with the fitted number of channels.
         model_kwargs : dict of str to array-like, default=None
             Per-sample model inputs for ``X`` (see :meth:`fit`).
 
         Returns
         -------
-        masks : ndarray or torch.Tensor shaped like X
+        masks : ndarray, torch.Tensor or sktime panel shaped like X
             Saliency masks in [0, 1] (1 = salient), in the container of X.
         """
         check_is_fitted(self, "model_")

@@ -26,7 +26,8 @@ def looks_like_model(obj):
     """Whether ``obj`` is a black box rather than an array of true saliency."""
     if obj is None or isinstance(obj, torch.Tensor) or hasattr(obj, "__array__") or hasattr(obj, "shape"):
         return False
-    return isinstance(obj, torch.nn.Module) or callable(obj)
+    # fitted estimators (classifiers, skorch nets, sktime classifiers, FrozenEstimator) are not callable
+    return isinstance(obj, torch.nn.Module) or callable(obj) or hasattr(obj, "predict_proba") or hasattr(obj, "predict")
 
 
 class FrozenModel:

@@ -239,3 +239,11 @@ def test_model_parameter_is_used_and_fit_argument_takes_precedence():
     np.testing.assert_array_equal(override, DynaMask(**kwargs).fit_transform(X[:4], model=b))
     with pytest.raises(ValueError, match="No model to explain"):
         DynaMask(**kwargs).fit(X[:4])
+
+
+def test_classifier_can_be_passed_positionally():
+    X, y, _ = make_data()
+    clf = logistic_pipeline(X, y)
+    kwargs = dict(area=0.2, n_epochs=3, loss="cross_entropy", random_state=0)
+    np.testing.assert_array_equal(DynaMask(**kwargs).fit_transform(X[:4], clf),
+                                  DynaMask(**kwargs).fit_transform(X[:4], model=clf))
