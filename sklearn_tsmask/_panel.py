@@ -492,7 +492,7 @@ def to_tensor(X, *, dtype=torch.float32, device=None, name="X"):
     else:
         read = _read_pandas(X, name)
         arr, fmt = read if read is not None else _validate_numpy(X, name)
-        t = torch.tensor(arr, dtype=dtype, device=device)  # always a copy
+        t = torch.tensor(np.ascontiguousarray(arr), dtype=dtype, device=device)  # always a copy (negative strides too)
     if t.ndim == 2:
         t = t.unsqueeze(1)
     return t, fmt

@@ -17,6 +17,9 @@ MODULES = [
     "sklearn_tsmask.datasets._black_box",
     "sklearn_tsmask.metrics._ground_truth",
     "sklearn_tsmask.metrics._scorers",
+    "sklearn_tsmask.metrics._fidelity",
+    "sklearn_tsmask.metrics._fidelity_scorers",
+    "sklearn_tsmask.black_boxes",
     "sklearn_tsmask.plotting",
 ]
 

@@ -172,3 +172,9 @@ def test_estimator_int_input_gives_float64_masks():
 def test_estimator_rejects_bad_panels(X, match):
     with pytest.raises(ValueError, match=match):
         dynamask(n_epochs=2).fit(X, CallCounter())
+
+
+def test_negative_strides_are_read():
+    X = np.arange(10.0)[::-1].reshape(1, 1, 10)
+    t, _ = to_tensor(X, dtype=torch.float64)
+    np.testing.assert_array_equal(t.numpy(), X)

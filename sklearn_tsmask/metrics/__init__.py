@@ -1,5 +1,15 @@
-"""Saliency metrics (ground truth) and scorers for GridSearchCV."""
+"""Saliency metrics (ground truth), fidelity metrics (no ground truth) and scorers for GridSearchCV."""
 
+from ._fidelity import comprehensiveness, fidelity_accuracy, fidelity_cross_entropy, log_odds, sufficiency
+from ._fidelity_scorers import (
+    FIDELITY_SCORERS,
+    comprehensiveness_scorer,
+    fidelity_cross_entropy_scorer,
+    make_fidelity_scorer,
+    neg_fidelity_accuracy_scorer,
+    neg_log_odds_scorer,
+    neg_sufficiency_scorer,
+)
 from ._ground_truth import auprc, auroc, aup, aur, entropy, information
 from ._scorers import (
     SALIENCY_SCORERS,
@@ -27,4 +37,16 @@ __all__ = [
     "auroc_scorer",
     "auprc_scorer",
     "SALIENCY_SCORERS",
+    "comprehensiveness",
+    "sufficiency",
+    "fidelity_accuracy",
+    "fidelity_cross_entropy",
+    "log_odds",
+    "make_fidelity_scorer",
+    "comprehensiveness_scorer",
+    "neg_sufficiency_scorer",
+    "neg_fidelity_accuracy_scorer",
+    "fidelity_cross_entropy_scorer",
+    "neg_log_odds_scorer",
+    "FIDELITY_SCORERS",
 ]
