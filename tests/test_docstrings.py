@@ -21,11 +21,14 @@ MODULES = [
     "sklearn_tsmask.metrics._fidelity_scorers",
     "sklearn_tsmask.black_boxes",
     "sklearn_tsmask.plotting",
+    "sklearn_tsmask.parallel",
 ]
 
 
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name):
+    if name.endswith("parallel"):
+        pytest.importorskip("distributed")
     if name.endswith("plotting"):
         matplotlib = pytest.importorskip("matplotlib")
         matplotlib.use("Agg")
