@@ -50,6 +50,10 @@ _COMMON_EXPECTED = {
     "check_n_features_in": _TWO_D_IS_UNIVARIATE,
 }
 _LENGTH_FREE = {"check_transformer_general": _TWO_D_IS_UNIVARIATE}  # ContraLSP needs the fitted length
+_FIXED_LENGTH = (
+    "a 2D input is a panel of univariate series: its columns are time points and n_features_in_ counts "
+    "channels (1); another length is refused, with a message about series length, not features"
+)
 _SHARED_NETWORK = (
     "transform fine-tunes one perturbation network shared by the series explained together, so a "
     "series' mask depends (slightly) on the other series of the call"
@@ -63,7 +67,8 @@ _EXPECTED = {
         "check_methods_subset_invariance": _SHARED_NETWORK,
     },
     "ContraLSP": {
-        **_COMMON_EXPECTED,
+        "check_n_features_in_after_fitting": _FIXED_LENGTH,
+        "check_n_features_in": _FIXED_LENGTH,
         "check_methods_sample_order_invariance": _SHARED_NETWORK
         + "; the triplet loss draws its positives and negatives from the series of the call",
         "check_methods_subset_invariance": _SHARED_NETWORK
