@@ -24,7 +24,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
-from ._models import check_model_output, looks_like_model, wrap_model
+from ._models import check_model_kwargs, check_model_output, looks_like_model, wrap_model
 from ._panel import from_tensor, to_tensor
 from ._utils import check_scalar_in, fingerprint, fingerprint_text, make_generator, resolve_device
 
@@ -327,19 +327,7 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
             )
 
     def _check_model_kwargs(self, model_kwargs, n, device):
-        if model_kwargs is None:
-            return {}
-        if not isinstance(model_kwargs, dict):
-            raise TypeError(f"model_kwargs must be a dict of per-sample arrays, got {type(model_kwargs).__name__}.")
-        out = {}
-        for name, value in model_kwargs.items():
-            t = value.detach() if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value))
-            if t.ndim == 0 or t.shape[0] != n:
-                raise ValueError(
-                    f"model_kwargs[{name!r}] must have one row per series ({n}), got shape {tuple(t.shape)}."
-                )
-            out[name] = t.to(device)
-        return out
+        return check_model_kwargs(model_kwargs, n, device)
 
     def _batch_rows(self, x):
         """Number of series optimised together."""

@@ -13,11 +13,13 @@ before it is put in eval mode, frozen and moved.
 import contextlib
 import copy
 
+import numpy as np
+
 import torch
 
 from ._adapters import resolve_black_box
 
-__all__ = ["FrozenModel", "wrap_model", "looks_like_model"]
+__all__ = ["FrozenModel", "wrap_model", "looks_like_model", "check_model_kwargs"]
 
 _LAYOUTS = ("NCT", "NTC")
 
@@ -223,3 +225,32 @@ def check_model_output(model, x, model_kwargs, *, needs_classes=False):
             "model_layout matches its input layout."
         )
     return tuple(out.shape[1:])
+
+
+def check_model_kwargs(model_kwargs, n, device):
+    """Per-sample model inputs as tensors on ``device``, each with ``n`` rows.
+
+    Parameters
+    ----------
+    model_kwargs : dict of str to array-like or None
+        Keyword inputs of the model besides the series (first axis = series).
+    n : int
+        Number of series.
+    device : torch.device
+        Where the tensors go.
+
+    Returns
+    -------
+    dict of str to torch.Tensor
+    """
+    if model_kwargs is None:
+        return {}
+    if not isinstance(model_kwargs, dict):
+        raise TypeError(f"model_kwargs must be a dict of per-sample arrays, got {type(model_kwargs).__name__}.")
+    out = {}
+    for name, value in model_kwargs.items():
+        t = value.detach() if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value))
+        if t.ndim == 0 or t.shape[0] != n:
+            raise ValueError(f"model_kwargs[{name!r}] must have one row per series ({n}), got shape {tuple(t.shape)}.")
+        out[name] = t.to(device)
+    return out

@@ -34,7 +34,7 @@ import numbers
 import numpy as np
 import torch
 
-from .._models import FrozenModel, wrap_model
+from .._models import FrozenModel, check_model_kwargs, wrap_model
 from .._panel import to_tensor
 from .._utils import check_scalar_in, resolve_device
 
@@ -147,20 +147,6 @@ def _check_options(top_fraction, baseline, output, reduction, batch_size):
     return top_fraction
 
 
-def _check_model_kwargs(model_kwargs, n, device):
-    if model_kwargs is None:
-        return {}
-    if not isinstance(model_kwargs, dict):
-        raise TypeError(f"model_kwargs must be a dict of per-sample arrays, got {type(model_kwargs).__name__}.")
-    out = {}
-    for name, value in model_kwargs.items():
-        t = value.detach() if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value))
-        if t.ndim == 0 or t.shape[0] != n:
-            raise ValueError(f"model_kwargs[{name!r}] must have one row per series ({n}), got shape {tuple(t.shape)}.")
-        out[name] = t.to(device)
-    return out
-
-
 def _probabilities(out, n, output):
     """Class probabilities and their logs, float64 of shape (n, P, K)."""
     if not isinstance(out, torch.Tensor):
@@ -220,7 +206,7 @@ def _fidelity(metric, model, X, masks, *, top_fraction, baseline, model_layout, 
         )
     n, n_channels, n_timepoints = x.shape
     k = _n_top(top_fraction, n_channels * n_timepoints)
-    kwargs = _check_model_kwargs(model_kwargs, n, frozen.device)
+    kwargs = check_model_kwargs(model_kwargs, n, frozen.device)
     keep_top = metric == "sufficiency"
 
     values = []
