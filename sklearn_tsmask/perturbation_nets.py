@@ -52,6 +52,20 @@ class RecurrentPerturbation(nn.Module):
     bidirectional : bool, default=True
         Read the series in both directions (``"bigru"``) or only forward, a
         causal perturbation (``"gru"``).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_tsmask.perturbation_nets import RecurrentPerturbation
+    >>> net = RecurrentPerturbation(3)
+    >>> net(torch.randn(4, 3, 20)).shape
+    torch.Size([4, 3, 20])
+    >>> causal = RecurrentPerturbation(3, bidirectional=False)
+    >>> x = torch.randn(1, 3, 20)
+    >>> y = x.clone()
+    >>> y[..., 10:] += 1.0  # a change after t = 9 leaves the causal perturbation before it unchanged
+    >>> torch.allclose(causal(x)[..., :10], causal(y)[..., :10])
+    True
     """
 
     def __init__(self, n_channels, hidden_size=None, bidirectional=True):
@@ -77,7 +91,33 @@ def _seed_from(random_state):
 
 
 def check_perturbation_spec(spec):
-    """Raise if ``spec`` is neither a known name, a module nor a callable factory."""
+    """Raise if ``spec`` is neither a known name, a module nor a callable factory.
+
+    Parameters
+    ----------
+    spec : object
+        The ``perturbation`` hyper-parameter of an explainer.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    ValueError
+        For an unknown name.
+    TypeError
+        For anything that is neither a string, a module nor a callable.
+
+    Examples
+    --------
+    >>> from sklearn_tsmask.perturbation_nets import check_perturbation_spec
+    >>> check_perturbation_spec("bigru")
+    >>> check_perturbation_spec("lstm")
+    Traceback (most recent call last):
+    ...
+    ValueError: perturbation must be one of ('zeros', 'gru', 'bigru'), a torch.nn.Module or a factory; got 'lstm'.
+    """
     if isinstance(spec, str):
         if spec not in PERTURBATION_NETS:
             raise ValueError(
@@ -112,6 +152,18 @@ def make_perturbation_net(spec, n_channels, *, random_state=None, device="cpu", 
     Returns
     -------
     torch.nn.Module or None
+
+    Examples
+    --------
+    >>> from sklearn_tsmask.perturbation_nets import make_perturbation_net
+    >>> make_perturbation_net("zeros", 3) is None
+    True
+    >>> net = make_perturbation_net("bigru", 3, random_state=0)
+    >>> type(net).__name__, net.rnn.bidirectional, net.training
+    ('RecurrentPerturbation', True, True)
+    >>> same = make_perturbation_net("bigru", 3, random_state=0)  # seeded: the same weights
+    >>> all((a == b).all() for a, b in zip(net.parameters(), same.parameters()))
+    True
     """
     check_perturbation_spec(spec)
     if isinstance(spec, str) and spec == "zeros":
@@ -133,7 +185,35 @@ def make_perturbation_net(spec, n_channels, *, random_state=None, device="cpu", 
 
 
 def check_perturbation_net(net, x):
-    """Check that ``net`` maps ``x`` (B, C, T) to a finite tensor of the same shape."""
+    """Check that ``net`` maps ``x`` (B, C, T) to a finite tensor of the same shape.
+
+    Parameters
+    ----------
+    net : torch.nn.Module or None
+        A perturbation network (None: no network, nothing to check).
+    x : torch.Tensor of shape (B, C, T)
+        A probe batch.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    ValueError
+        If the call fails, the output is not shaped like ``x`` or not
+        finite, or the network has no trainable parameter.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_tsmask.perturbation_nets import check_perturbation_net
+    >>> check_perturbation_net(torch.nn.Conv1d(3, 3, 5, padding=2), torch.randn(2, 3, 10))
+    >>> check_perturbation_net(torch.nn.Conv1d(3, 3, 5), torch.randn(2, 3, 10))
+    Traceback (most recent call last):
+    ...
+    ValueError: the perturbation network must return a tensor shaped like its input (2, 3, 10) (series, channels, time), got (2, 3, 6).
+    """
     if net is None:
         return
     try:
@@ -176,6 +256,19 @@ def start_from_fitted(net, x, mode):
         The copy to train with the masks (``"fine_tune"``), else None.
     fixed_output : torch.Tensor or None
         ``net(x)`` without gradient (``"frozen"``), else None.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_tsmask.perturbation_nets import make_perturbation_net, start_from_fitted
+    >>> fitted = make_perturbation_net("gru", 2, random_state=0)
+    >>> x = torch.randn(3, 2, 8)
+    >>> module, output = start_from_fitted(fitted, x, "fine_tune")
+    >>> module is not fitted, output is None  # a trainable copy; the fitted net is left as it is
+    (True, True)
+    >>> module, output = start_from_fitted(fitted, x, "frozen")
+    >>> module is None, output.shape, output.requires_grad
+    (True, torch.Size([3, 2, 8]), False)
     """
     if net is None:
         return None, None
@@ -188,6 +281,27 @@ def start_from_fitted(net, x, mode):
 
 
 def check_warm_start_mode(mode, name):
-    """Raise if ``mode`` (the hyper-parameter ``name``) is not one of :data:`WARM_START_MODES`."""
+    """Raise if ``mode`` (the hyper-parameter ``name``) is not one of :data:`WARM_START_MODES`.
+
+    Parameters
+    ----------
+    mode : object
+        The value to check.
+    name : str
+        The hyper-parameter's name, for the message.
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
+    >>> from sklearn_tsmask.perturbation_nets import check_warm_start_mode
+    >>> check_warm_start_mode("frozen", "transform_perturbation")
+    >>> check_warm_start_mode("warm", "transform_perturbation")
+    Traceback (most recent call last):
+    ...
+    ValueError: transform_perturbation must be one of ('fine_tune', 'frozen'), got 'warm'.
+    """
     if mode not in WARM_START_MODES:
         raise ValueError(f"{name} must be one of {WARM_START_MODES}, got {mode!r}.")

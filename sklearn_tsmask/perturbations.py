@@ -129,6 +129,18 @@ def gaussian_blur(x, mask, *, sigma_max=1.0, window=None):
     -------
     torch.Tensor
         The perturbed series, of the broadcast shape of ``x`` and ``mask``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_tsmask.perturbations import gaussian_blur
+    >>> x = torch.tensor([[0.0, 0.0, 3.0, 0.0, 0.0]])  # one channel, a spike at t = 2
+    >>> gaussian_blur(x, torch.ones(1, 5))  # mask 1: unchanged
+    tensor([[0., 0., 3., 0., 0.]])
+    >>> blurred = gaussian_blur(x, torch.zeros(1, 5))  # mask 0: σ = 1, the spike is spread out
+    >>> # t = 2: 3 / (1 + 2 e^-1/2 + 2 e^-2) = 1.208; t = 1: 3 e^-1/2 / (1 + 2 e^-1/2 + e^-2 + e^-9/2) = 0.771
+    >>> round(blurred[0, 2].item(), 3), round(blurred[0, 1].item(), 3)
+    (1.208, 0.771)
     """
     T = x.shape[-1]
     w = int(math.ceil(3.0 * sigma_max)) if window is None else int(window)
@@ -159,6 +171,13 @@ def moving_average(x, window=None):
     Returns
     -------
     torch.Tensor of the shape of ``x``
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_tsmask.perturbations import moving_average
+    >>> moving_average(torch.tensor([[1.0, 2.0, 3.0, 10.0]]), window=1)  # edges: mean of 2 terms
+    tensor([[1.5000, 2.0000, 5.0000, 6.5000]])
     """
     T = x.shape[-1]
     if window is None:
@@ -186,6 +205,13 @@ def past_average(x, window=None):
     Returns
     -------
     torch.Tensor of the shape of ``x``
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_tsmask.perturbations import past_average
+    >>> past_average(torch.tensor([[1.0, 2.0, 3.0, 10.0]]), window=1)
+    tensor([[1.0000, 1.5000, 2.5000, 6.5000]])
     """
     T = x.shape[-1]
     t = torch.arange(T, device=x.device)
@@ -209,5 +235,12 @@ def fade(x, mask, reference):
     Returns
     -------
     torch.Tensor
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_tsmask.perturbations import fade
+    >>> fade(torch.tensor([[4.0, 4.0]]), torch.tensor([[1.0, 0.25]]), 0.0)
+    tensor([[4., 1.]])
     """
     return mask * x + (1.0 - mask) * reference

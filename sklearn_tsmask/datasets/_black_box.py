@@ -389,6 +389,20 @@ def train_gru_classifier(
         For arrays of the wrong dimension, mismatched lengths, labels that are
         not integers >= 0, NaN or infinite values in the series, or invalid
         hyper-parameters.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from sklearn_tsmask.datasets import train_gru_classifier
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.randn(64, 2, 12).astype(np.float32)
+    >>> y = (X[:, 0, :].mean(axis=1) > 0).astype(int)  # one label per series
+    >>> model, report = train_gru_classifier(X, y, hidden_size=16, n_epochs=30, learning_rate=0.01,
+    ...                                      device="cpu", random_state=0)
+    >>> model(torch.tensor(X[:3])).shape  # logits of the last step, (N, K)
+    torch.Size([3, 2])
+    >>> report["train_accuracy"] > 0.9, report["cached"]
+    (True, False)
     """
     start_time = time.perf_counter()
     X = _check_X(X_train, "X_train")
