@@ -1,4 +1,5 @@
 """Scale out on Dask: a grid search on a cluster, and masks of a panel explained chunk by chunk.
+=============================================================================================
 
 A local ``distributed`` cluster (2 worker processes, one thread and one torch thread
 each, so that torch's OpenMP threads do not oversubscribe the cores) stands in for a

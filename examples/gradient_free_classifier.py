@@ -1,4 +1,5 @@
 """Explain a classifier without gradients: MiniRocket + logistic regression on BasicMotions.
+=========================================================================================
 
 The pipeline has ``predict_proba`` but no gradient; the explainers then estimate
 gradients from antithetic random perturbations of the input

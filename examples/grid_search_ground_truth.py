@@ -1,4 +1,5 @@
 """Grid search with ground truth: tune ExtremalMask's λ_1 by AUP and AUR with GridSearchCV.
+========================================================================================
 
 On the Rare-Time benchmark the true saliency is known, so it is the target of the
 search (``y``) and the saliency scorers compare each candidate's masks of the held-out

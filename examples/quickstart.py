@@ -1,4 +1,5 @@
 """Quickstart: explain a white-box regressor with DynaMask and score the masks.
+============================================================================
 
 The Rare-Feature benchmark: 5 of 50 channels drive the model's output during
 time steps 12-36. DynaMask should put its mask on exactly those entries.
@@ -27,3 +28,8 @@ print("chosen area per series:", explainer.area_.round(3))
 top = np.argsort(masks[0].sum(axis=1))[::-1][:5]
 truth = np.flatnonzero(true_saliency[0].any(axis=1))
 print("top channels", sorted(top.tolist()), "true channels", truth.tolist())
+
+# The mask of the first series beside its ground truth (needs the ``plot`` extra).
+from sklearn_tsmask.plotting import plot_mask  # noqa: E402
+
+plot_mask(masks[0], true_saliency=true_saliency[0], title="DynaMask mask, series 0")

@@ -1,4 +1,5 @@
 """Explain a skorch classifier: its trained module is the black box.
+=================================================================
 
 A small 1D CNN is trained with skorch on sktime's BasicMotions (4 activities,
 6 sensor channels, 100 time steps), then ContraLSP explains its test predictions.

@@ -1,4 +1,5 @@
 """Explain an sktime deep-learning classifier (its fitted torch network) with ExtremalMask.
+========================================================================================
 
 sktime's ``CNNClassifierTorch`` is trained on BasicMotions; the explainer reads its
 network and the (N, T, C) layout sktime feeds it, and explains the predicted class of
@@ -18,8 +19,13 @@ clf = CNNClassifierTorch(num_epochs=200, random_state=0).fit(X_train, y_train)  
 print(f"CNNClassifierTorch test accuracy {np.mean(clf.predict(X_test) == y_test):.2f}")
 
 explainer = ExtremalMask(loss="cross_entropy", lambda_1=0.02, n_epochs=200, learning_rate=0.05, random_state=0)
-X, y = X_test[::4], y_test[::4]  # 10 series, all four activities
-masks = explainer.fit_transform(X, y, model=clf)  # string labels are accepted and ignored
+# the test series as sktime's pd-multiindex DataFrame (instance, time) x channels: 10 series, four activities
+X_df, y_df = load_basic_motions(split="test", return_type="pd-multiindex")
+keep = X_df.index.get_level_values(0).unique()[::4]
+X, y = X_df.loc[keep], y_df[::4]
+masks_df = explainer.fit_transform(X, y, model=clf)  # string labels are accepted and ignored
+print("masks come back as a", type(masks_df).__name__, "with the same index:", masks_df.index.equals(X.index))
+masks = masks_df.to_numpy().reshape(len(keep), -1, masks_df.shape[1]).transpose(0, 2, 1)  # (10, 6, 100)
 print("masks", masks.shape, f"values in [{masks.min():.2f}, {masks.max():.2f}]")
 for label in np.unique(y):
     rows = y == label

@@ -1,4 +1,5 @@
 """Tune an explainer on real data, without ground truth: GridSearchCV by comprehensiveness.
+========================================================================================
 
 On real data nobody knows the true saliency. The fidelity scorers judge masks by what
 they do to the model: comprehensiveness = how much the predicted-class probability drops

@@ -200,6 +200,15 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
         -------
         self : object
             The fitted explainer.
+
+        Examples
+        --------
+        >>> from sklearn_tsmask import DynaMask
+        >>> from sklearn_tsmask.datasets import make_rare_time
+        >>> X, truth, white_box = make_rare_time(n_samples=4, random_state=0)
+        >>> explainer = DynaMask(area=0.05, n_epochs=50, random_state=0).fit(X, model=white_box)
+        >>> explainer.masks_.shape
+        (4, 50, 50)
         """
         self._fit(X, y, model, model_kwargs)
         return self
@@ -207,12 +216,30 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
     def fit_transform(self, X, y=None, *, model=None, model_kwargs=None):
         """Fit to ``X`` and return its masks, optimising once.
 
-        Parameters are those of :meth:`fit`.
+        Parameters
+        ----------
+        X : array-like, torch.Tensor or sktime panel of shape (n_instances, n_channels, n_timepoints)
+            The series to explain (see :meth:`fit`).
+        y : array-like, default=None
+            Ignored (or the model, as in ``fit_transform(X, model)``).
+        model : object, default=None
+            The black box (see :meth:`fit`); else the ``model`` parameter.
+        model_kwargs : dict of str to array-like, default=None
+            Per-sample model inputs (see :meth:`fit`).
 
         Returns
         -------
         masks : ndarray, torch.Tensor or sktime panel shaped like X
             Saliency masks in [0, 1] (1 = salient), in the container of X.
+
+        Examples
+        --------
+        >>> from sklearn_tsmask import DynaMask
+        >>> from sklearn_tsmask.datasets import make_rare_time
+        >>> X, truth, white_box = make_rare_time(n_samples=4, random_state=0)
+        >>> masks = DynaMask(area=0.05, n_epochs=50, random_state=0).fit_transform(X, model=white_box)
+        >>> float(masks.min()) >= 0.0 and float(masks.max()) <= 1.0
+        True
         """
         _, fmt = self._fit(X, y, model, model_kwargs)
         return from_tensor(torch.from_numpy(self.masks_), fmt)
@@ -235,6 +262,15 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
         -------
         masks : ndarray, torch.Tensor or sktime panel shaped like X
             Saliency masks in [0, 1] (1 = salient), in the container of X.
+
+        Examples
+        --------
+        >>> from sklearn_tsmask import DynaMask
+        >>> from sklearn_tsmask.datasets import make_rare_time
+        >>> X, truth, white_box = make_rare_time(n_samples=6, random_state=0)
+        >>> explainer = DynaMask(area=0.05, n_epochs=50, random_state=0).fit(X[:4], model=white_box)
+        >>> explainer.transform(X[4:]).shape  # new series: their masks are optimised now
+        (2, 50, 50)
         """
         check_is_fitted(self, "model_")
         x, fmt = to_tensor(X, dtype=self.model_.dtype, device=self.device_)

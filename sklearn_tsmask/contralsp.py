@@ -186,7 +186,7 @@ class ContraLSP(BaseMaskExplainer):
         ``L_e`` of each fitted series at its final (noise-free) mask.
     n_iter_ : int
         Epochs run (the most over the batches).
-    loss_history_ : ndarray of shape (n_iter_,)
+    loss_history_ : ndarray of shape ``(n_iter_,)``
         Mean loss per series at each epoch of ``fit``.
     model_ : FrozenModel
         The frozen black box.

@@ -106,7 +106,7 @@ class ExtremalMask(BaseMaskExplainer):
         ``L_e`` of each fitted series at its final mask.
     n_iter_ : int
         Epochs run (the most over the batches).
-    loss_history_ : ndarray of shape (n_iter_,)
+    loss_history_ : ndarray of shape ``(n_iter_,)``
         Mean loss per series at each epoch of ``fit``.
     model_ : FrozenModel
         The frozen black box.

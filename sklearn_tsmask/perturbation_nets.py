@@ -101,6 +101,7 @@ def check_perturbation_spec(spec):
     Returns
     -------
     None
+        Returns only when the value is valid.
 
     Raises
     ------
@@ -152,6 +153,7 @@ def make_perturbation_net(spec, n_channels, *, random_state=None, device="cpu", 
     Returns
     -------
     torch.nn.Module or None
+        The network in train mode on ``device``, or None for ``"zeros"``.
 
     Examples
     --------
@@ -197,6 +199,7 @@ def check_perturbation_net(net, x):
     Returns
     -------
     None
+        Returns only when the value is valid.
 
     Raises
     ------
@@ -293,6 +296,7 @@ def check_warm_start_mode(mode, name):
     Returns
     -------
     None
+        Returns only when the value is valid.
 
     Examples
     --------

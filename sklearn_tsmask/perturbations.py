@@ -171,6 +171,7 @@ def moving_average(x, window=None):
     Returns
     -------
     torch.Tensor of the shape of ``x``
+        The moving average of every channel at every time step.
 
     Examples
     --------
@@ -205,6 +206,7 @@ def past_average(x, window=None):
     Returns
     -------
     torch.Tensor of the shape of ``x``
+        The causal average of every channel at every time step.
 
     Examples
     --------
@@ -235,6 +237,7 @@ def fade(x, mask, reference):
     Returns
     -------
     torch.Tensor
+        The perturbed series, of the broadcast shape of the inputs.
 
     Examples
     --------

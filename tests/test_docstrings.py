@@ -8,6 +8,7 @@ import re
 import pytest
 
 MODULES = [
+    "sklearn_tsmask._base",
     "sklearn_tsmask.dynamask",
     "sklearn_tsmask.extremal_mask",
     "sklearn_tsmask.contralsp",

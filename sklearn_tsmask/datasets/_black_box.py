@@ -339,9 +339,11 @@ def train_gru_classifier(
         Held-out data for ``report["test_accuracy"]`` (same label layout as
         ``y_train``). Never used for training and not part of the cache key.
     hidden_size : int, default=200
+        Hidden units of the GRU.
     n_epochs : int, default=50
         Passes over the training set (0 returns the initial model).
     learning_rate : float, default=1e-4
+        Adam's learning rate.
     weight_decay : float, default=1e-3
         Adam's (L2) weight decay.
     batch_size : int, default=32

@@ -164,6 +164,7 @@ neg_fidelity_accuracy_scorer = make_fidelity_scorer(fidelity_accuracy)
 fidelity_cross_entropy_scorer = make_fidelity_scorer(fidelity_cross_entropy)
 neg_log_odds_scorer = make_fidelity_scorer(log_odds)
 
+#: Scorers without ground truth by name, for ``GridSearchCV(scoring=FIDELITY_SCORERS, refit="comprehensiveness")``.
 FIDELITY_SCORERS = {
     "comprehensiveness": comprehensiveness_scorer,
     "neg_sufficiency": neg_sufficiency_scorer,

@@ -102,6 +102,7 @@ neg_entropy_scorer = make_saliency_scorer(entropy, greater_is_better=False, redu
 auroc_scorer = make_saliency_scorer(auroc)
 auprc_scorer = make_saliency_scorer(auprc)
 
+#: Ground-truth scorers by name, for ``GridSearchCV(scoring=SALIENCY_SCORERS, refit="aup")``.
 SALIENCY_SCORERS = {
     "aup": aup_scorer,
     "aur": aur_scorer,
