@@ -119,7 +119,10 @@ class ContraLSP(BaseMaskExplainer):
     beta : float, default=1.0
         Weight ``β`` of the counterfactual terms (triplet and ``mean|x^r|``).
     sigma : float, default=0.5
-        Standard deviation ``σ`` of the gate noise, also the scale of ``R``.
+        Standard deviation ``σ`` of the gate noise, also the scale of ``R``
+        (the paper's 0.5). Less noise keeps weakly salient entries: on the
+        rare benchmarks 0.3 raises Rare-Time DiffGroups AUR from 0.90 to 0.96
+        (benchmarks/RESULTS.md).
     perturbation : {"bigru", "gru"}, torch.nn.Module or callable, default="bigru"
         The counterfactual network ``φ`` (as in
         :class:`~sklearn_tsmask.ExtremalMask`): ``"bigru"`` is the paper's
