@@ -12,6 +12,7 @@ import time
 
 import torch
 
+from sklearn_tsmask._models import check_model_kwargs
 from sklearn_tsmask._panel import to_tensor
 
 
@@ -125,7 +126,7 @@ def floor_seconds(explainer, X, model_kwargs=None, reps=5):
         Floor seconds of one step on a full batch.
     """
     x, _ = to_tensor(X, dtype=explainer.model_.dtype, device=explainer.device_)
-    kwargs = explainer._check_model_kwargs(model_kwargs, x.shape[0], explainer.device_)
+    kwargs = check_model_kwargs(model_kwargs, x.shape[0], explainer.device_)
     n, rows, V = x.shape[0], explainer._batch_rows(x), explainer._n_variants()
     sizes = [rows] * (n // rows) + ([n % rows] if n % rows else [])
     per_size = {}

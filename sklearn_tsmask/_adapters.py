@@ -24,7 +24,7 @@ import copy
 import torch
 from torch import nn
 
-from .black_boxes import ZerothOrderModel, _check_fitted_classifier
+from .black_boxes import ZerothOrderModel
 
 __all__ = ["resolve_black_box"]
 
@@ -111,6 +111,5 @@ def resolve_black_box(model, *, layout, random_state=None):
         fresh._generator = None
         return fresh, "NCT"
     if not isinstance(model, nn.Module) and hasattr(model, "predict_proba"):
-        _check_fitted_classifier(model)
-        return ZerothOrderModel(model, random_state=random_state), "NCT"
+        return ZerothOrderModel(model, random_state=random_state), "NCT"  # checks that it is fitted
     return model, layout

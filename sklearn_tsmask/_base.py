@@ -275,7 +275,7 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "model_")
         x, fmt = to_tensor(X, dtype=self.model_.dtype, device=self.device_)
         self._check_transform_shape(x)
-        kwargs = self._check_model_kwargs(model_kwargs, x.shape[0], self.device_)
+        kwargs = check_model_kwargs(model_kwargs, x.shape[0], self.device_)
         key = self._memo_key(x, kwargs)
         masks = self._memo.get(key)
         if masks is None:
@@ -302,7 +302,7 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
         device = resolve_device(self.device, data_device)
         frozen = wrap_model(model, layout=self.model_layout, device=device, random_state=self.random_state)
         x, fmt = to_tensor(X, dtype=frozen.dtype, device=device)
-        kwargs = self._check_model_kwargs(model_kwargs, x.shape[0], device)
+        kwargs = check_model_kwargs(model_kwargs, x.shape[0], device)
         probe = {k: v[:_PROBE_SIZE] for k, v in kwargs.items()}
         self.output_shape_ = check_model_output(
             frozen, x[:_PROBE_SIZE], probe, needs_classes=self.loss == "cross_entropy"
@@ -361,9 +361,6 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
                 f"X has series of length {x.shape[2]}, but {type(self).__name__} was fitted on series of "
                 f"length {self.n_timepoints_} and can only explain series of that length."
             )
-
-    def _check_model_kwargs(self, model_kwargs, n, device):
-        return check_model_kwargs(model_kwargs, n, device)
 
     def _batch_rows(self, x):
         """Number of series optimised together."""

@@ -404,7 +404,6 @@ def _from_df_list(X, name):
     if any(length != lengths[0] for length in lengths):
         _unequal_lengths(lengths, range(n), name, fmt)
     T = lengths[0]
-    _check_not_empty(n, C, T, name, fmt)
     _check_time_index(first.index, "DataFrame 0", name, fmt)
     out = np.empty((n, C, T), dtype=np.float64)
     dtypes = []

@@ -36,6 +36,7 @@ import torch
 
 from .._models import FrozenModel, check_model_kwargs, wrap_model
 from .._panel import to_tensor
+from ..perturbations import moving_average
 from .._utils import check_scalar_in, resolve_device
 
 __all__ = ["comprehensiveness", "sufficiency", "fidelity_accuracy", "fidelity_cross_entropy", "log_odds"]
@@ -217,10 +218,7 @@ def _fidelity(metric, model, X, masks, *, top_fraction, baseline, model_layout, 
             b = xb.shape[0]
             kw = {name: v[rows] for name, v in kwargs.items()}
             selected = _top_k_selection(m[rows], k).to(frozen.device)
-            if baseline == "average":
-                base = xb.mean(dim=2, keepdim=True).expand_as(xb)
-            else:
-                base = torch.zeros_like(xb)
+            base = moving_average(xb) if baseline == "average" else torch.zeros_like(xb)  # the channel means
             # torch.where builds new tensors: the input is never written to
             perturbed = torch.where(selected, xb, base) if keep_top else torch.where(selected, base, xb)
             p0, logp0 = _probabilities(frozen(xb, **kw), b, output)
