@@ -1,36 +1,44 @@
-"""The base class of every mask explainer: contract, validation and the loop.
+"""The base class of every mask explainer: contract, parameters and the loop.
 
-An explainer subclass states only what is its own — how its masks (and any
-perturbation network) are parametrised and what its loss is — through five
-hooks, and :class:`BaseMaskExplainer` does the rest once: input validation,
-the model adapter, device, seeding, the target ``f(x)`` computed once, batching,
-the optimisation loop, progress reporting, and the conversion of masks back to
-the user's container.
+A method states only what is its own, as declarations and one typed object:
 
-Hooks (see :class:`BaseMaskExplainer`): ``_validate_params``,
-``_init_batch``, ``_batch_loss``, ``_after_step``, ``_finish_batch``; optionally
-``_n_variants``, ``_begin_explain`` (state shared by all batches, such as a
-perturbation network), ``_make_optimizer``, ``_early_stopping``,
-``_set_fit_results``, ``_end_fit``.
+* ``_parameter_constraints``: its hyper-parameters (scikit-learn's machinery),
+  extending :attr:`BaseMaskExplainer._parameter_constraints`;
+* ``_make_objective(batch, networks)``: an :class:`Objective` for one batch of
+  series (its parameters, the loss of a step, the projection after a step,
+  the per-series results);
+* ``_fitted_networks`` and ``_build_networks``: the networks ``fit`` trains
+  and ``transform`` reuses (none for a method without learned parts);
+* ``_masks_per_series()``: how many masks a series gets (hyper-parameter
+  variants), for memory-bounded batches;
+* ``_requires_fixed_length``, ``_estimator_check_failures``.
+
+:class:`BaseMaskExplainer` does the rest once: validation of the data and
+the model, the device, seeds, the target ``f(x)`` computed once, batching,
+the optimisation loop with its callbacks (progress bar, early stopping,
+non-finite guard), and the masks back in the user's container.
 """
 
+import dataclasses
 import numbers
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.utils import Bunch
+from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from tqdm.auto import tqdm
 
-from ._models import check_model_kwargs, check_model_output, looks_like_model, wrap_model
+from ._inputs import split_inputs
+from ._models import check_model_inputs, check_model_output, looks_like_model, wrap_model
 from ._panel import from_tensor, to_tensor
-from ._utils import check_scalar_in, fingerprint, fingerprint_text, make_generator, resolve_device
+from ._utils import make_generator, resolve_device
+from .callbacks import Callback, EarlyStopping, ProgressBar
 
-__all__ = ["BaseMaskExplainer", "Batch"]
+__all__ = ["BaseMaskExplainer", "Batch", "Objective", "Interval"]
 
-_LOSSES = ("mse", "cross_entropy")
 _PROBE_SIZE = 16
 # Mask entries (series x variants x channels x time) per batch for batch_size="auto".
 # On CPU the step time per entry is ~5x lower when a batch's tensors stay in cache
@@ -39,21 +47,16 @@ _PROBE_SIZE = 16
 _AUTO_ENTRIES = {"cpu": 2**21, "cuda": 2**25}
 
 
-def _param_digest(value):
-    """A hyper-parameter's value as text for a cache key: arrays, tensors and modules by content
-    (their repr abbreviates, so two different arrays could print alike)."""
-    if isinstance(value, np.ndarray):
-        return fingerprint(torch.from_numpy(np.ascontiguousarray(value)))
-    if isinstance(value, torch.Tensor):
-        return fingerprint(value)
-    if isinstance(value, torch.nn.Module):
-        return type(value).__name__ + fingerprint(*value.state_dict().values())
-    return repr(value)
+class Interval(Interval):
+    """scikit-learn's interval constraint, refusing booleans (``max_iter=True`` is a mistake, not 1)."""
+
+    def is_satisfied_by(self, val):
+        return not isinstance(val, (bool, np.bool_)) and super().is_satisfied_by(val)
 
 
 @dataclass
 class Batch:
-    """The slice of the data a subclass optimises masks for.
+    """The series a method optimises masks for in one run of the loop.
 
     Attributes
     ----------
@@ -62,124 +65,179 @@ class Batch:
     target : torch.Tensor of shape (B, ...)
         The model's output on ``x``, computed once, without gradient.
     target_classes : torch.Tensor or None
-        Argmax of ``target`` over its last axis (cross-entropy only).
-    model_kwargs : dict
-        Per-sample keyword tensors for the model, sliced to the batch.
-    generator : torch.Generator
-        Seeded generator for any random draw.
-    fitting : bool
-        True in ``fit`` (shared parts are trained), False in ``transform``.
+        Argmax of ``target`` over its last axis (``loss="log_loss"`` only).
+    inputs : dict of str to torch.Tensor
+        The model's per-series inputs, sliced to the batch.
     rows : slice
-        Position of the batch in the data being explained.
-    state : dict
-        Whatever the subclass needs (mask parameters, regulariser constants).
-    shared : dict
-        State shared by all batches of one ``fit`` or ``transform`` call, as
-        returned by ``_begin_explain`` (e.g. a perturbation network trained
-        across batches).
+        Position of the batch among the ``n_total`` series explained.
+    n_total : int
+        Number of series of the call.
+    generator : torch.Generator
+        Seeded generator for every random draw of the call.
+    training : bool
+        True when ``fit`` trains the shared networks from scratch, False when
+        ``transform`` starts from the fitted ones.
+    model : FrozenModel
+        The frozen black box.
+    loss : {"squared_error", "log_loss"}
+        The error between the model's outputs and the target.
     """
 
     x: torch.Tensor
     target: torch.Tensor
     target_classes: object
-    model_kwargs: dict
-    generator: torch.Generator
-    fitting: bool
+    inputs: dict
     rows: slice
-    state: dict = field(default_factory=dict)
-    shared: dict = field(default_factory=dict)
+    n_total: int
+    generator: torch.Generator
+    training: bool
+    model: object
+    loss: str
 
     @property
     def size(self):
         return self.x.shape[0]
 
+    def error(self, x_tilde, *, target=None, target_classes=None, inputs=None):
+        """Error of the model's output on perturbed series against a target, per series.
+
+        Parameters
+        ----------
+        x_tilde : torch.Tensor of shape (M, C, T)
+            Perturbed series (``M = B`` by default; a method with several
+            masks per series passes its own target and inputs, repeated).
+        target, target_classes : torch.Tensor, optional
+            Another target than ``f(x)`` and its classes (``log_loss``).
+        inputs : dict of str to torch.Tensor, optional
+            The model inputs of the ``M`` rows (default: the batch's).
+
+        Returns
+        -------
+        torch.Tensor of shape (M,)
+        """
+        if target is None:
+            target, target_classes = self.target, self.target_classes
+        out = self.model(x_tilde, **(self.inputs if inputs is None else inputs))
+        M = out.shape[0]
+        if self.loss == "squared_error":
+            # reshape, not flatten(1): regression outputs (N,) have no second axis
+            return (out - target).pow(2).reshape(M, -1).mean(-1)
+        K = out.shape[-1]
+        ce = F.cross_entropy(out.reshape(-1, K), target_classes.reshape(-1), reduction="none")
+        return ce.view(M, -1).mean(-1)
+
+
+class Objective:
+    """A method's optimisation problem on one :class:`Batch` (subclass it).
+
+    The loop calls :meth:`parameters` once, then at each step :meth:`loss`
+    (backward and optimiser step) and :meth:`project`, and finally
+    :meth:`result`.
+    """
+
+    def parameters(self):
+        """Tensors (or optimiser parameter groups) to optimise."""
+        raise NotImplementedError
+
+    def loss(self, epoch):
+        """Loss of each series at step ``epoch``: a tensor of shape (B,)."""
+        raise NotImplementedError
+
+    def project(self):
+        """Bring the parameters back to their domain after a step (e.g. clamp masks to [0, 1])."""
+
+    def result(self):
+        """Per-series results: a dataclass whose fields are tensors with first axis B, one named ``masks``."""
+        raise NotImplementedError
+
+
+def _rows_param(value):
+    return value is None or (isinstance(value, str) and value == "auto")
+
 
 class BaseMaskExplainer(TransformerMixin, BaseEstimator):
     """Base class for perturbation-mask explainers of time-series models.
 
-    Not to be used directly. ``fit(X, model)`` optimises the masks of ``X``
-    (and trains what a method shares across series); ``transform(X)`` returns
-    masks in [0, 1] shaped like ``X``, reusing the fitted masks when ``X`` is
-    the fitted data.
+    Not to be used directly. ``fit(X, model)`` validates the data and the
+    black box and trains what a method reuses on new series (its networks,
+    if it has any); ``transform(X)`` optimises and returns masks in [0, 1]
+    shaped like ``X``; ``fit_transform`` optimises once; ``explain`` returns
+    the masks with per-series diagnostics.
 
-    Common hyper-parameters of subclasses: ``n_epochs``, ``learning_rate``,
-    ``batch_size``, ``loss``, ``model_layout``, ``device``, ``random_state``,
-    ``verbose`` (see the subclasses' docstrings).
+    Common hyper-parameters of subclasses: ``max_iter``, ``learning_rate``,
+    ``tol``, ``n_iter_no_change``, ``batch_size``, ``loss``, ``callbacks``,
+    ``model``, ``model_layout``, ``device``, ``random_state``, ``verbose``
+    (see the subclasses' docstrings).
     """
 
     # ``model`` is routed to ``fit`` whether metadata routing is on or off.
-    __metadata_request__fit = {"model": True, "model_kwargs": True}
-    __metadata_request__transform = {"model_kwargs": True}
+    __metadata_request__fit = {"model": True}
+
+    _parameter_constraints = {
+        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+        "tol": [Interval(numbers.Real, 0, None, closed="left"), None],
+        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(numbers.Integral, 1, None, closed="left"), None],
+        "loss": [StrOptions({"squared_error", "log_loss"})],
+        "callbacks": [list, None],
+        "model": "no_validation",
+        "model_layout": [StrOptions({"NCT", "NTC"})],
+        "device": [str, torch.device],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
 
     #: Whether masks can only be computed for series of the fitted length.
     _requires_fixed_length = False
+    #: Fitted attributes holding the networks ``fit`` trains and ``transform`` reuses.
+    _fitted_networks = ()
+    #: scikit-learn estimator checks this explainer fails by design: {check name: reason}.
+    _estimator_check_failures = {}
 
-    # ------------------------------------------------------------------ hooks
-    def _validate_params(self):
-        """Check the subclass's own hyper-parameters (raise ValueError)."""
+    # ------------------------------------------------------- what methods state
+    def _check_params(self):
+        """Checks that span several parameters or a parameter's elements (raise InvalidParameterError).
 
-    def _n_variants(self):
-        """Number of masks optimised per series (hyper-parameter variants)."""
+        Subclasses extend it and call ``super()._check_params()``.
+        """
+        check_callbacks(self.callbacks)
+
+    def _masks_per_series(self):
+        """Masks optimised per series (hyper-parameter variants), for memory-bounded batches."""
         return 1
 
-    def _begin_explain(self, x, *, fitting):
-        """State shared by every batch of this ``fit``/``transform`` call (a dict).
-
-        Called once before the first batch, with all the series to explain.
-        """
+    def _build_networks(self, x):
+        """The untrained networks of ``fit``, by fitted attribute name (see ``_fitted_networks``)."""
         return {}
 
-    def _early_stopping(self):
-        """``(tol, n_iter_no_change)`` to stop a batch at convergence, or None (run all epochs).
-
-        Explainers with ``tol`` and ``n_iter_no_change`` hyper-parameters get
-        scikit-learn's stopping rule; the others run all epochs.
-        """
-        tol = getattr(self, "tol", None)
-        return None if tol is None else (float(tol), int(self.n_iter_no_change))
-
-    def _init_batch(self, batch):
-        """Create the batch's parameters in ``batch.state``; return what to optimise.
-
-        Returns
-        -------
-        list of torch.Tensor or list of dict
-            Parameters or parameter groups for the optimiser.
-        """
+    def _make_objective(self, batch, networks):
+        """The :class:`Objective` of ``batch``; ``networks`` maps ``_fitted_networks`` to modules."""
         raise NotImplementedError
 
     def _make_optimizer(self, params):
-        """The optimiser for the batch (Adam by default)."""
+        """The optimiser of a batch (Adam by default)."""
         return torch.optim.Adam(params, lr=self.learning_rate)
 
-    def _batch_loss(self, batch, epoch):
-        """Scalar loss of the batch at ``epoch``: the sum of per-series losses."""
-        raise NotImplementedError
-
-    def _after_step(self, batch):
-        """Called after each optimiser step (projections, clamps)."""
-
-    def _finish_batch(self, batch):
-        """Per-series results of the batch: a dict with at least ``"masks"`` (B, C, T)."""
-        raise NotImplementedError
-
-    def _set_fit_results(self, results):
-        """Store method-specific fitted attributes from the fit's results."""
-
-    def _end_fit(self, shared):
-        """Store what ``fit`` trained and shared across batches (see ``_begin_explain``)."""
-
     # ------------------------------------------------------------ public API
-    def fit(self, X, y=None, *, model=None, model_kwargs=None):
-        """Optimise the masks of ``X`` for the black box ``model``.
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None, *, model=None):
+        """Validate ``X`` and the black box, and train what ``transform`` reuses.
+
+        Methods with learned parts (the perturbation networks of
+        ExtremalMask and ContraLSP) train them here, with the masks of ``X``;
+        DynaMask optimises nothing in ``fit``. A failed call leaves the
+        explainer as it was.
 
         Parameters
         ----------
-        X : array-like, torch.Tensor or sktime panel of shape (n_instances, n_channels, n_timepoints)
-            The series to explain (sktime's numpy3D layout); a 2D array
+        X : array-like, torch.Tensor, sktime panel or WithInputs of shape (n_instances, n_channels, n_timepoints)
+            The series (sktime's numpy3D layout); a 2D array
             ``(n_instances, n_timepoints)`` is a panel of univariate series.
             sktime's ``pd-multiindex``, ``nested_univ`` and ``df-list``
-            panels are accepted too (equal-length series).
+            panels are accepted too (equal-length series). Series whose model
+            needs more inputs (group ids, covariates) come as
+            :class:`~sklearn_tsmask.WithInputs`.
         y : array-like of shape like X, default=None
             Ignored by ``fit`` (true saliency, used by the scorers). The model
             may also be given here, as in ``fit(X, model)``.
@@ -191,10 +249,6 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
             classifier with ``predict_proba`` (explained through zeroth-order
             gradient estimates, see :class:`~sklearn_tsmask.black_boxes.ZerothOrderModel`),
             or one of these in ``sklearn.frozen.FrozenEstimator``.
-        model_kwargs : dict of str to array-like, default=None
-            Per-sample inputs the model needs besides the series (first axis
-            ``n_instances``), such as static covariates or group ids; passed
-            to the model as keyword arguments, never masked.
 
         Returns
         -------
@@ -206,26 +260,26 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
         >>> from sklearn_tsmask import DynaMask
         >>> from sklearn_tsmask.datasets import make_rare_time
         >>> X, truth, white_box = make_rare_time(n_samples=4, random_state=0)
-        >>> explainer = DynaMask(area=0.05, n_epochs=50, random_state=0).fit(X, model=white_box)
-        >>> explainer.masks_.shape
-        (4, 50, 50)
+        >>> explainer = DynaMask(area=0.05, max_iter=50, random_state=0).fit(X, model=white_box)
+        >>> explainer.n_features_in_, explainer.n_timepoints_
+        (50, 50)
         """
-        self._fit(X, y, model, model_kwargs)
+        fitted, _ = self._fit(X, y, model, produce_masks=False)
+        self._commit(fitted)
         return self
 
-    def fit_transform(self, X, y=None, *, model=None, model_kwargs=None):
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit_transform(self, X, y=None, *, model=None):
         """Fit to ``X`` and return its masks, optimising once.
 
         Parameters
         ----------
-        X : array-like, torch.Tensor or sktime panel of shape (n_instances, n_channels, n_timepoints)
+        X : array-like, torch.Tensor, sktime panel or WithInputs of shape (n_instances, n_channels, n_timepoints)
             The series to explain (see :meth:`fit`).
         y : array-like, default=None
             Ignored (or the model, as in ``fit_transform(X, model)``).
         model : object, default=None
             The black box (see :meth:`fit`); else the ``model`` parameter.
-        model_kwargs : dict of str to array-like, default=None
-            Per-sample model inputs (see :meth:`fit`).
 
         Returns
         -------
@@ -237,26 +291,25 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
         >>> from sklearn_tsmask import DynaMask
         >>> from sklearn_tsmask.datasets import make_rare_time
         >>> X, truth, white_box = make_rare_time(n_samples=4, random_state=0)
-        >>> masks = DynaMask(area=0.05, n_epochs=50, random_state=0).fit_transform(X, model=white_box)
+        >>> masks = DynaMask(area=0.05, max_iter=50, random_state=0).fit_transform(X, model=white_box)
         >>> float(masks.min()) >= 0.0 and float(masks.max()) <= 1.0
         True
         """
-        _, fmt = self._fit(X, y, model, model_kwargs)
-        return from_tensor(torch.from_numpy(self.masks_), fmt)
+        fitted, (result, fmt) = self._fit(X, y, model, produce_masks=True)
+        self._commit(fitted)
+        return from_tensor(result.masks, fmt)
 
-    def transform(self, X, *, model_kwargs=None):
-        """Return saliency masks for ``X``.
+    def transform(self, X):
+        """Optimise and return the saliency masks of ``X``.
 
-        Masks of the fitted data are returned without optimising again; so is
-        the result of the previous call on the same data (several scorers of
-        one ``GridSearchCV`` evaluation optimise once).
+        The result depends only on the fitted explainer, its parameters and
+        ``X``: nothing is cached between calls.
 
         Parameters
         ----------
-        X : array-like, torch.Tensor or sktime panel of shape (n_instances, n_channels, n_timepoints)
-            Series to explain, with the fitted number of channels.
-        model_kwargs : dict of str to array-like, default=None
-            Per-sample model inputs for ``X`` (see :meth:`fit`).
+        X : array-like, torch.Tensor, sktime panel or WithInputs of shape (n_instances, n_channels, n_timepoints)
+            Series to explain, with the fitted number of channels (and the
+            model inputs given to ``fit``, in a :class:`~sklearn_tsmask.WithInputs`).
 
         Returns
         -------
@@ -268,87 +321,119 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
         >>> from sklearn_tsmask import DynaMask
         >>> from sklearn_tsmask.datasets import make_rare_time
         >>> X, truth, white_box = make_rare_time(n_samples=6, random_state=0)
-        >>> explainer = DynaMask(area=0.05, n_epochs=50, random_state=0).fit(X[:4], model=white_box)
-        >>> explainer.transform(X[4:]).shape  # new series: their masks are optimised now
+        >>> explainer = DynaMask(area=0.05, max_iter=50, random_state=0).fit(X[:4], model=white_box)
+        >>> explainer.transform(X[4:]).shape
         (2, 50, 50)
         """
-        check_is_fitted(self, "model_")
-        x, fmt = to_tensor(X, dtype=self.model_.dtype, device=self.device_)
-        self._check_transform_shape(x)
-        kwargs = check_model_kwargs(model_kwargs, x.shape[0], self.device_)
-        key = self._memo_key(x, kwargs)
-        masks = self._memo.get(key)
-        if masks is None:
-            results = self._explain(x, kwargs, fitting=False)
-            masks = results["masks"].cpu()
-            fit_key = self._memo.get("fit_key")
-            kept = {k: v for k, v in self._memo.items() if k in ("fit_key", fit_key)}
-            self._memo.clear()
-            self._memo.update(kept)
-            self._memo[key] = masks
-        return from_tensor(masks, fmt)
+        result, fmt = self._transform(X)
+        return from_tensor(result.masks, fmt)
+
+    def explain(self, X):
+        """Optimise the masks of ``X`` and return them with per-series diagnostics.
+
+        Same optimisation as :meth:`transform`.
+
+        Parameters
+        ----------
+        X : array-like, torch.Tensor, sktime panel or WithInputs of shape (n_instances, n_channels, n_timepoints)
+            Series to explain (see :meth:`transform`).
+
+        Returns
+        -------
+        explanation : sklearn.utils.Bunch
+            ``masks`` (shaped like X, in its container); ``error``, the
+            model's error at each series' final mask, shape (n_instances,);
+            method-specific per-series arrays (DynaMask: ``area``,
+            ``error_by_area``); ``n_iter``, the most steps a batch ran;
+            ``loss_curve``, the mean loss per series at each step.
+
+        Examples
+        --------
+        >>> from sklearn_tsmask import DynaMask
+        >>> from sklearn_tsmask.datasets import make_rare_time
+        >>> X, truth, white_box = make_rare_time(n_samples=4, random_state=0)
+        >>> explanation = DynaMask(area=[0.02, 0.05], max_iter=50).fit(X, white_box).explain(X)
+        >>> explanation.masks.shape, explanation.area.shape, explanation.error_by_area.shape
+        ((4, 50, 50), (4,), (4, 2))
+        """
+        result, fmt = self._transform(X)
+        return self._explanation(result, fmt)
 
     # -------------------------------------------------------------- internals
-    def _fit(self, X, y, model, model_kwargs):
+    def _fit(self, X, y, model, *, produce_masks):
+        """Everything ``fit`` learns, as a dict of fitted attributes, without touching ``self``."""
         if model is None and looks_like_model(y):
             model, y = y, None
         elif model is not None and looks_like_model(y):
             raise ValueError("A model was given both as y and as model=; pass it once.")
         if model is None:
             model = self.model
-        self._validate_common_params()
-        self._validate_params()
-        data_device = X.device if isinstance(X, torch.Tensor) else None
+        self._check_params()
+        series, inputs = split_inputs(X)
+        data_device = series.device if isinstance(series, torch.Tensor) else None
         device = resolve_device(self.device, data_device)
         frozen = wrap_model(model, layout=self.model_layout, device=device, random_state=self.random_state)
-        x, fmt = to_tensor(X, dtype=frozen.dtype, device=device)
-        kwargs = check_model_kwargs(model_kwargs, x.shape[0], device)
+        x, fmt = to_tensor(series, dtype=frozen.dtype, device=device)
+        kwargs = check_model_inputs(inputs, x.shape[0], device)
         probe = {k: v[:_PROBE_SIZE] for k, v in kwargs.items()}
-        self.output_shape_ = check_model_output(
-            frozen, x[:_PROBE_SIZE], probe, needs_classes=self.loss == "cross_entropy"
-        )
-        self.model_ = frozen
-        self.device_ = device
-        self.n_features_in_ = int(x.shape[1])
-        self.n_timepoints_ = int(x.shape[2])
+        output_shape = check_model_output(frozen, x[:_PROBE_SIZE], probe, needs_classes=self.loss == "log_loss")
+        fitted = {
+            "model_": frozen,
+            "device_": device,
+            "n_features_in_": int(x.shape[1]),
+            "n_timepoints_": int(x.shape[2]),
+            "output_shape_": output_shape,
+            "model_inputs_": tuple(sorted(kwargs)),
+        }
+        result = None
+        if self._fitted_networks:
+            generator = make_generator(self.random_state, x.device)
+            networks = self._build_networks(x)
+            result = self._optimise(x, kwargs, frozen, networks, generator=generator, training=True)
+            for name, net in networks.items():
+                if net is not None:
+                    net.eval()
+                fitted[name] = net
+            fitted["n_iter_"] = result.n_iter
+            fitted["loss_curve_"] = result.loss_curve.cpu().numpy()
+        elif produce_masks:
+            generator = make_generator(self.random_state, x.device)
+            result = self._optimise(x, kwargs, frozen, {}, generator=generator, training=False)
+        return fitted, (result, fmt)
 
-        results = self._explain(x, kwargs, fitting=True)
-        masks = results.pop("masks").cpu()
-        self.masks_ = masks.numpy().copy()  # the cache keeps its own copy
-        self.loss_history_ = results.pop("loss_history").cpu().numpy()
-        self.n_iter_ = int(results.pop("n_iter"))
-        self._end_fit(results.pop("shared"))
-        self._set_fit_results({k: v.cpu().numpy() for k, v in results.items()})
-        key = self._memo_key(x, kwargs)
-        self._memo = {"fit_key": key, key: masks}
-        return x, fmt
+    def _commit(self, fitted):
+        """Replace the fitted state by ``fitted`` (only once everything succeeded)."""
+        for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
+            delattr(self, name)
+        for name, value in fitted.items():
+            setattr(self, name, value)
 
-    def _memo_key(self, x, kwargs):
-        """Key of the masks of ``x``: its contents, the model inputs and the hyper-parameters
-        (masks computed before a ``set_params`` are not returned after it)."""
-        # ``model`` is left out: transform always uses the fitted ``model_`` (a new model takes a new fit,
-        # which resets the cache)
-        params = repr(sorted((k, _param_digest(v)) for k, v in self.get_params(deep=False).items() if k != "model"))
-        return fingerprint(x, *[kwargs[k] for k in sorted(kwargs)]) + fingerprint_text(params)
+    def _transform(self, X):
+        check_is_fitted(self, "model_")
+        self._validate_params()
+        self._check_params()
+        series, inputs = split_inputs(X)
+        x, fmt = to_tensor(series, dtype=self.model_.dtype, device=self.device_)
+        self._check_transform_shape(x)
+        if tuple(sorted(inputs)) != self.model_inputs_:
+            raise ValueError(
+                f"{type(self).__name__} was fitted with the model inputs {list(self.model_inputs_)} besides the "
+                f"series, got {sorted(inputs)}: pass the series as WithInputs(X, name=values, ...) with the "
+                "same inputs for the series to explain."
+            )
+        kwargs = check_model_inputs(inputs, x.shape[0], self.device_)
+        networks = {name: getattr(self, name) for name in self._fitted_networks}
+        generator = make_generator(self.random_state, x.device)
+        return self._optimise(x, kwargs, self.model_, networks, generator=generator, training=False), fmt
 
-    def _validate_common_params(self):
-        if not isinstance(self.n_epochs, numbers.Integral) or self.n_epochs < 1:
-            raise ValueError(f"n_epochs must be a positive integer, got {self.n_epochs!r}.")
-        if not isinstance(self.learning_rate, numbers.Real) or not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate!r}.")
-        if not (self.batch_size is None or (isinstance(self.batch_size, str) and self.batch_size == "auto")) and (
-            not isinstance(self.batch_size, numbers.Integral) or self.batch_size < 1
-        ):
-            raise ValueError(f"batch_size must be 'auto', None or a positive integer, got {self.batch_size!r}.")
-        if self.loss not in _LOSSES:
-            raise ValueError(f"loss must be one of {_LOSSES}, got {self.loss!r}.")
-        # the stopping rule, for explainers that have one
-        if getattr(self, "tol", None) is not None:
-            check_scalar_in(self.tol, "tol", 0.0, float("inf"), closed="left")
-        if hasattr(self, "n_iter_no_change") and (
-            not isinstance(self.n_iter_no_change, numbers.Integral) or self.n_iter_no_change < 1
-        ):
-            raise ValueError(f"n_iter_no_change must be a positive integer, got {self.n_iter_no_change!r}.")
+    def _explanation(self, result, fmt):
+        fields = {f.name: getattr(result.per_series, f.name) for f in dataclasses.fields(result.per_series)}
+        out = Bunch(masks=from_tensor(fields.pop("masks"), fmt))
+        for name, value in fields.items():
+            out[name] = value.cpu().numpy()
+        out.n_iter = result.n_iter
+        out.loss_curve = result.loss_curve.cpu().numpy()
+        return out
 
     def _check_transform_shape(self, x):
         if x.shape[1] != self.n_features_in_:
@@ -369,113 +454,122 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
             return n
         if isinstance(self.batch_size, str):  # "auto"
             budget = _AUTO_ENTRIES.get(x.device.type, _AUTO_ENTRIES["cpu"])
-            return int(max(1, min(n, budget // (self._n_variants() * x.shape[1] * x.shape[2]))))
+            return int(max(1, min(n, budget // (self._masks_per_series() * x.shape[1] * x.shape[2]))))
         return int(min(n, self.batch_size))
 
-    def _predict(self, x, kwargs):
+    def _predict(self, model, x, kwargs, step):
         """The model's output on ``x`` in chunks, without gradient."""
-        step = self._batch_rows(x) * self._n_variants()
         outs = []
-        with torch.no_grad(), self.model_.context():
+        with torch.no_grad(), model.context():
             for i in range(0, x.shape[0], step):
-                outs.append(self.model_(x[i : i + step], **{k: v[i : i + step] for k, v in kwargs.items()}))
+                outs.append(model(x[i : i + step], **{k: v[i : i + step] for k, v in kwargs.items()}))
         return torch.cat(outs)
 
-    def _model_error(self, batch, x_perturbed, target=None, target_classes=None):
-        """Per-(series, variant) error between f(x̃) and the target.
+    def _loop_callbacks(self):
+        callbacks = []
+        if self.tol is not None:
+            callbacks.append(EarlyStopping(float(self.tol), int(self.n_iter_no_change)))
+        if self.verbose:
+            callbacks.append(ProgressBar())
+        return callbacks + list(self.callbacks or [])
 
-        Parameters
-        ----------
-        batch : Batch
-        x_perturbed : torch.Tensor of shape (B, V, C, T)
-        target, target_classes : torch.Tensor or None
-            Another target than ``f(x)`` (e.g. ``f(baseline)`` in a deletion
-            game), with its classes for cross-entropy; default: the batch's.
-
-        Returns
-        -------
-        torch.Tensor of shape (B, V)
-        """
-        if target is None:
-            target, target_classes = batch.target, batch.target_classes
-        B, V = x_perturbed.shape[:2]
-        kwargs = batch.state.get("model_kwargs_rows")
-        if kwargs is None:
-            kwargs = {k: v.repeat_interleave(V, dim=0) for k, v in batch.model_kwargs.items()}
-            batch.state["model_kwargs_rows"] = kwargs
-        out = self.model_(x_perturbed.reshape(B * V, *x_perturbed.shape[2:]), **kwargs)
-        out = out.view(B, V, *out.shape[1:])
-        if self.loss == "mse":
-            # reshape, not flatten(2): regression outputs (N,) give (B, V) here
-            return (out - target.unsqueeze(1)).pow(2).reshape(B, V, -1).mean(-1)
-        K = out.shape[-1]
-        classes = target_classes.unsqueeze(1).expand(out.shape[:-1])
-        ce = F.cross_entropy(out.reshape(-1, K), classes.reshape(-1), reduction="none")
-        return ce.view(B, V, -1).mean(-1)
-
-    def _explain(self, x, kwargs, *, fitting):
-        """Optimise masks for every series of ``x``; return per-series results."""
+    def _optimise(self, x, kwargs, model, networks, *, generator, training):
+        """Optimise masks for every series of ``x``, batch after batch: the loop."""
         n = x.shape[0]
-        target = self._predict(x, kwargs)
         step = self._batch_rows(x)
+        target = self._predict(model, x, kwargs, step * self._masks_per_series())
         starts = range(0, n, step)
-        generator = make_generator(self.random_state, x.device)
-        shared = self._begin_explain(x, fitting=fitting)
-        stopping = self._early_stopping()
-        history = torch.zeros(self.n_epochs, device=x.device, dtype=torch.float64)
+        callbacks = self._loop_callbacks()
+        history = torch.zeros(self.max_iter, device=x.device, dtype=torch.float64)
         n_iter = 0
         results = []
-        bar = tqdm(
-            total=len(starts) * self.n_epochs,
-            disable=not self.verbose,
-            desc=f"{type(self).__name__}.{'fit' if fitting else 'transform'}",
-            unit="epoch",
-        )
-        refresh = max(1, self.n_epochs // 20)
-        with bar, self.model_.context(), torch.enable_grad():
-            for start in starts:
-                rows = slice(start, start + step)
-                tb = target[rows]
-                batch = Batch(
-                    x=x[rows],
-                    target=tb,
-                    target_classes=tb.argmax(-1) if self.loss == "cross_entropy" else None,
-                    model_kwargs={k: v[rows] for k, v in kwargs.items()},
-                    generator=generator,
-                    fitting=fitting,
-                    rows=rows,
-                    state={"n_total": n},
-                    shared=shared,
-                )
-                optimizer = self._make_optimizer(self._init_batch(batch))
-                best, stale = float("inf"), 0
-                for epoch in range(self.n_epochs):
-                    optimizer.zero_grad(set_to_none=True)
-                    loss = self._batch_loss(batch, epoch)
-                    loss.backward()
-                    optimizer.step()
-                    self._after_step(batch)
-                    history[epoch] += loss.detach()
-                    bar.update()
-                    if self.verbose and (epoch + 1) % refresh == 0:
-                        bar.set_postfix(loss=f"{loss.item() / batch.size:.4g}", refresh=False)
-                    if stopping is not None:
-                        # scikit-learn's rule (MLP, SGD): stop after n_iter_no_change epochs
-                        # without the per-series loss improving on the best by more than tol.
-                        tol, patience = stopping
-                        value = loss.item() / batch.size
-                        stale = stale + 1 if value > best - tol else 0
-                        best = min(best, value)
-                        if stale >= patience:
-                            history[epoch + 1:] += loss.detach()  # a stopped batch keeps its last loss
-                            bar.update(self.n_epochs - epoch - 1)
+        for cb in callbacks:
+            cb.on_explain_begin(self, n_batches=len(starts), max_iter=self.max_iter, training=training)
+        try:
+            with model.context(), torch.enable_grad():
+                for index, start in enumerate(starts):
+                    rows = slice(start, start + step)
+                    tb = target[rows]
+                    batch = Batch(
+                        x=x[rows],
+                        target=tb,
+                        target_classes=tb.argmax(-1) if self.loss == "log_loss" else None,
+                        inputs={k: v[rows] for k, v in kwargs.items()},
+                        rows=rows,
+                        n_total=n,
+                        generator=generator,
+                        training=training,
+                        model=model,
+                        loss=self.loss,
+                    )
+                    objective = self._make_objective(batch, networks)
+                    optimizer = self._make_optimizer(objective.parameters())
+                    batch_history = torch.zeros(self.max_iter, device=x.device, dtype=torch.float64)
+                    for cb in callbacks:
+                        cb.on_batch_begin(index, batch.size)
+                    for epoch in range(self.max_iter):
+                        optimizer.zero_grad(set_to_none=True)
+                        loss = objective.loss(epoch).sum()
+                        loss.backward()
+                        optimizer.step()
+                        objective.project()
+                        value = loss.detach()
+                        batch_history[epoch] = value
+                        stop = False
+                        for cb in callbacks:
+                            stop = bool(cb.on_epoch_end(epoch, value / batch.size)) or stop
+                        if stop:
+                            batch_history[epoch + 1 :] = value  # a stopped batch keeps its last loss
                             break
-                n_iter = max(n_iter, epoch + 1)
-                with torch.no_grad():
-                    results.append(self._finish_batch(batch))
-        merged = {k: torch.cat([r[k] for r in results]) for k in results[0]}
-        merged["masks"] = merged["masks"].clamp(0.0, 1.0)
-        merged["loss_history"] = history[:n_iter] / n
-        merged["n_iter"] = n_iter
-        merged["shared"] = shared
-        return merged
+                    n_run = epoch + 1
+                    for cb in callbacks:
+                        cb.on_batch_end(n_run)
+                    with torch.no_grad():
+                        result = objective.result()
+                    _check_finite(batch_history[:n_run], result.masks, index, type(self).__name__)
+                    history += batch_history
+                    n_iter = max(n_iter, n_run)
+                    results.append(result)
+        finally:
+            for cb in callbacks:
+                cb.on_explain_end()
+        cls = type(results[0])
+        merged = cls(**{f.name: torch.cat([getattr(r, f.name) for r in results]) for f in dataclasses.fields(cls)})
+        merged.masks = merged.masks.clamp(0.0, 1.0)
+        return _Run(merged, history[:n_iter] / n, n_iter)
+
+
+@dataclass
+class _Run:
+    """What one run of the loop produced."""
+
+    per_series: object
+    loss_curve: torch.Tensor
+    n_iter: int
+
+    @property
+    def masks(self):
+        return self.per_series.masks
+
+
+def _check_finite(history, masks, index, name):
+    """Refuse to return masks of a diverged optimisation (no silent NaN masks)."""
+    finite = torch.isfinite(history)
+    if bool(finite.all()) and bool(torch.isfinite(masks).all()):
+        return
+    first = int((~finite).nonzero()[0]) if not bool(finite.all()) else len(history) - 1
+    raise FloatingPointError(
+        f"{name}: the loss of batch {index} stopped being finite at step {first} (NaN or infinity in the "
+        "model's output on the perturbed series or in the method's terms); no masks are returned. A smaller "
+        "learning_rate keeps the steps stable when the model's output grows quickly with its input."
+    )
+
+
+def check_callbacks(callbacks):
+    """Raise InvalidParameterError unless every element of ``callbacks`` is a Callback."""
+    for cb in callbacks or []:
+        if not isinstance(cb, Callback):
+            raise InvalidParameterError(
+                f"The 'callbacks' parameter must be a list of sklearn_tsmask.callbacks.Callback instances; "
+                f"got an element of type {type(cb).__name__}."
+            )

@@ -19,7 +19,7 @@ import torch
 
 from ._adapters import resolve_black_box
 
-__all__ = ["FrozenModel", "wrap_model", "looks_like_model", "check_model_kwargs"]
+__all__ = ["FrozenModel", "wrap_model", "looks_like_model", "check_model_inputs"]
 
 _LAYOUTS = ("NCT", "NTC")
 
@@ -205,8 +205,8 @@ def check_model_output(model, x, model_kwargs, *, needs_classes=False):
         raise ValueError("The model returned NaN or infinite outputs on the data to explain.")
     if needs_classes and (out.ndim < 2 or out.shape[-1] < 2):
         raise ValueError(
-            f"loss='cross_entropy' needs class scores on the last axis, (N, K) or (N, T, K) with K >= 2; "
-            f"the model returned shape {tuple(out.shape)}. Use loss='mse' for regression outputs."
+            f"loss='log_loss' needs class scores on the last axis, (N, K) or (N, T, K) with K >= 2; "
+            f"the model returned shape {tuple(out.shape)}. Use loss='squared_error' for regression outputs."
         )
     # A random projection, not a sum: the sum of softmax outputs is constant.
     gen = torch.Generator(device="cpu").manual_seed(0)
@@ -227,13 +227,14 @@ def check_model_output(model, x, model_kwargs, *, needs_classes=False):
     return tuple(out.shape[1:])
 
 
-def check_model_kwargs(model_kwargs, n, device):
-    """Per-sample model inputs as tensors on ``device``, each with ``n`` rows.
+def check_model_inputs(inputs, n, device):
+    """Per-series model inputs as tensors on ``device``, each with ``n`` rows.
 
     Parameters
     ----------
-    model_kwargs : dict of str to array-like or None
-        Keyword inputs of the model besides the series (first axis = series).
+    inputs : dict of str to array-like
+        The model's keyword inputs besides the series (first axis = series),
+        as carried by :class:`~sklearn_tsmask.WithInputs`.
     n : int
         Number of series.
     device : torch.device
@@ -243,14 +244,19 @@ def check_model_kwargs(model_kwargs, n, device):
     -------
     dict of str to torch.Tensor
     """
-    if model_kwargs is None:
-        return {}
-    if not isinstance(model_kwargs, dict):
-        raise TypeError(f"model_kwargs must be a dict of per-sample arrays, got {type(model_kwargs).__name__}.")
     out = {}
-    for name, value in model_kwargs.items():
-        t = value.detach() if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value))
+    for name, value in inputs.items():
+        if isinstance(value, torch.Tensor):
+            t = value.detach()
+        else:
+            arr = np.asarray(value)
+            if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+                raise ValueError(
+                    f"the model input {name!r} must be numeric (an array the model can take as a tensor), "
+                    f"got dtype {arr.dtype}."
+                )
+            t = torch.as_tensor(np.array(arr, copy=True))
         if t.ndim == 0 or t.shape[0] != n:
-            raise ValueError(f"model_kwargs[{name!r}] must have one row per series ({n}), got shape {tuple(t.shape)}.")
+            raise ValueError(f"the model input {name!r} must have one row per series ({n}), got shape {tuple(t.shape)}.")
         out[name] = t.to(device)
     return out

@@ -2,26 +2,19 @@
 
 import math
 import numbers
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import StrOptions
 from torch import nn
 
-from ._base import BaseMaskExplainer
+from ._base import BaseMaskExplainer, Interval, Objective
 from ._contrastive import triplet_term
-from ._utils import check_scalar_in
-from .perturbation_nets import (
-    check_perturbation_net,
-    check_perturbation_spec,
-    check_warm_start_mode,
-    make_perturbation_net,
-    start_from_fitted,
-)
+from ._learned import LEARNED_CONSTRAINTS, BatchNetwork, build_perturbation_net
 
 __all__ = ["ContraLSP", "ChannelTrend"]
-
-_CONTRASTIVE = ("triplet", "l1_only")
 
 
 class ChannelTrend(nn.Module):
@@ -143,25 +136,28 @@ class ContraLSP(BaseMaskExplainer):
         trained by ``fit`` when it explains new series: start from them and
         train them further with the new gates (each batch from the fitted
         weights), or keep them fixed (only the gates are optimised).
-    n_epochs : int, default=500
+    max_iter : int, default=500
         Optimisation steps per batch (an upper bound when ``tol`` is set).
     learning_rate : float, default=0.01
         Adam's learning rate for the gates and both networks.
     tol : float or None, default=None
         Stop a batch when its loss (per series) has not improved on its best
-        by more than ``tol`` for ``n_iter_no_change`` epochs. None runs all
-        ``n_epochs``. The training loss is noisy (stochastic gates): use a
-        patience of tens of epochs.
+        by more than ``tol`` for ``n_iter_no_change`` steps. None runs all
+        ``max_iter`` steps. The training loss is noisy (stochastic gates):
+        use a patience of tens of steps.
     n_iter_no_change : int, default=10
         Patience of the stopping rule (with ``tol``).
     batch_size : "auto", int or None, default="auto"
         Series optimised together ("auto": bounded memory; None: all). The
         triplets are drawn within a batch, so very small batches weaken the
         contrastive term; the paper optimises all series in one batch.
-    loss : {"mse", "cross_entropy"}, default="mse"
-        ``L_e``: mean squared error on the model's raw outputs, or
-        cross-entropy against the class the model predicts for ``x`` at each
-        output row.
+    loss : {"squared_error", "log_loss"}, default="squared_error"
+        ``L_e``: squared error on the model's raw outputs, or cross-entropy
+        against the class the model predicts for ``x`` at each output row.
+    callbacks : list of Callback or None, default=None
+        Extra :mod:`~sklearn_tsmask.callbacks` watching the optimisation
+        (the progress bar and the stopping rule are added from ``verbose``
+        and ``tol``).
     model : object, default=None
         The black box, when it cannot be passed to ``fit`` (inside
         meta-estimators): wrap it in ``sklearn.frozen.FrozenEstimator`` so
@@ -174,35 +170,42 @@ class ContraLSP(BaseMaskExplainer):
     random_state : int, RandomState or None, default=None
         Seeds the networks' initial weights, the gate noise, the 2-means
         initialisation and the choice of negatives.
-    verbose : bool, default=False
-        Show a progress bar.
+    verbose : int, default=0
+        Show a progress bar when positive.
 
     Attributes
     ----------
-    masks_ : ndarray of shape (n_instances, n_channels, n_timepoints)
-        The masks of the fitted series.
     perturbation_net_ : torch.nn.Module or None
-        The trained counterfactual network ``φ`` (None for ``"zeros"``).
+        The counterfactual network ``φ`` trained by ``fit`` (None for
+        ``"zeros"``).
     trend_net_ : ChannelTrend
-        The trained trend network ``τ``.
-    error_ : ndarray of shape (n_instances,)
-        ``L_e`` of each fitted series at its final (noise-free) mask.
+        The trend network ``τ`` trained by ``fit``.
     n_iter_ : int
-        Epochs run (the most over the batches).
-    loss_history_ : ndarray of shape ``(n_iter_,)``
-        Mean loss per series at each epoch of ``fit``.
+        Steps ``fit`` ran (the most over the batches).
+    loss_curve_ : ndarray of shape (n_iter_,)
+        Mean loss per series at each step of ``fit``.
     model_ : FrozenModel
         The frozen black box.
     device_ : torch.device
+        Device used.
     n_features_in_ : int
         Channels of the fitted series.
     n_timepoints_ : int
         Length of the fitted series; ``transform`` accepts only this length.
     output_shape_ : tuple
         Shape of the model's output for one series.
+    model_inputs_ : tuple of str
+        Names of the model inputs given besides the series
+        (:class:`~sklearn_tsmask.WithInputs`).
 
     Notes
     -----
+    What is fitted. ``fit`` trains the trend and counterfactual networks,
+    jointly with the gates of the fitted series (the method needs them to
+    learn the networks); ``fit_transform`` returns those masks.
+    ``transform`` and ``explain`` optimise the gates of any series of the
+    fitted length from the fitted networks.
+
     Triplets. Each step splits the batch's perturbations ``x^r`` (flattened)
     into two clusters by 2-means (Lloyd, seeded, in torch). Every series is
     an anchor; its positives are the ``K+`` nearest other members of its
@@ -232,7 +235,7 @@ class ContraLSP(BaseMaskExplainer):
     >>> from sklearn_tsmask import ContraLSP
     >>> from sklearn_tsmask.datasets import make_rare_feature
     >>> X, true_saliency, white_box = make_rare_feature(n_samples=8, random_state=0)
-    >>> explainer = ContraLSP(alpha=0.1, beta=0.1, n_epochs=20, random_state=0)
+    >>> explainer = ContraLSP(alpha=0.1, beta=0.1, max_iter=20, random_state=0)
     >>> masks = explainer.fit_transform(X, model=white_box)
     >>> masks.shape
     (8, 50, 50)
@@ -241,6 +244,29 @@ class ContraLSP(BaseMaskExplainer):
     """
 
     _requires_fixed_length = True
+    _parameter_constraints = {
+        **BaseMaskExplainer._parameter_constraints,
+        **LEARNED_CONSTRAINTS,
+        "alpha": [Interval(numbers.Real, 0, None, closed="left")],
+        "beta": [Interval(numbers.Real, 0, None, closed="left")],
+        "sigma": [Interval(numbers.Real, 0, None, closed="neither")],
+        "contrastive": [StrOptions({"triplet", "l1_only"})],
+        "margin": [Interval(numbers.Real, 0, None, closed="left")],
+        "trend_hidden_size": [Interval(numbers.Integral, 1, None, closed="left")],
+    }
+    _fitted_networks = ("perturbation_net_", "trend_net_")
+    _estimator_check_failures = {
+        "check_methods_subset_invariance": (
+            "transform fine-tunes one perturbation network shared by the series explained together, so a "
+            "series' mask depends (slightly) on the other series of the call; the triplet loss draws its "
+            "positives and negatives from the series of the call"
+        ),
+        "check_methods_sample_order_invariance": (
+            "transform fine-tunes one perturbation network shared by the series explained together, so a "
+            "series' mask depends (slightly) on the other series of the call; the triplet loss draws its "
+            "positives and negatives from the series of the call"
+        ),
+    }
 
     def __init__(
         self,
@@ -253,17 +279,18 @@ class ContraLSP(BaseMaskExplainer):
         margin=1.0,
         trend_hidden_size=32,
         transform_networks="fine_tune",
-        n_epochs=500,
+        max_iter=500,
         learning_rate=0.01,
         tol=None,
         n_iter_no_change=10,
         batch_size="auto",
-        loss="mse",
+        loss="squared_error",
+        callbacks=None,
         model=None,
         model_layout="NCT",
         device="auto",
         random_state=None,
-        verbose=False,
+        verbose=0,
     ):
         self.alpha = alpha
         self.beta = beta
@@ -273,102 +300,73 @@ class ContraLSP(BaseMaskExplainer):
         self.margin = margin
         self.trend_hidden_size = trend_hidden_size
         self.transform_networks = transform_networks
-        self.n_epochs = n_epochs
+        self.max_iter = max_iter
         self.learning_rate = learning_rate
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.batch_size = batch_size
         self.loss = loss
+        self.callbacks = callbacks
         self.model = model
         self.model_layout = model_layout
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
 
-    # ------------------------------------------------------------------ hooks
-    def _validate_params(self):
-        check_scalar_in(self.alpha, "alpha", 0.0, float("inf"), closed="left")
-        check_scalar_in(self.beta, "beta", 0.0, float("inf"), closed="left")
-        check_scalar_in(self.sigma, "sigma", 0.0, float("inf"))
-        check_scalar_in(self.margin, "margin", 0.0, float("inf"), closed="left")
-        if self.contrastive not in _CONTRASTIVE:
-            raise ValueError(f"contrastive must be one of {_CONTRASTIVE}, got {self.contrastive!r}.")
-        check_warm_start_mode(self.transform_networks, "transform_networks")
-        if (
-            not isinstance(self.trend_hidden_size, numbers.Integral)
-            or isinstance(self.trend_hidden_size, bool)
-            or self.trend_hidden_size < 1
-        ):
-            raise ValueError(f"trend_hidden_size must be a positive integer, got {self.trend_hidden_size!r}.")
-        check_perturbation_spec(self.perturbation)
-
-    def _begin_explain(self, x, *, fitting):
-        if not fitting:
-            return {"net": self.perturbation_net_, "trend": self.trend_net_}
+    def _build_networks(self, x):
         seed_net, seed_trend = check_random_state(self.random_state).randint(np.iinfo(np.int32).max, size=2)
-        net = make_perturbation_net(
-            self.perturbation, x.shape[1], random_state=int(seed_net), device=x.device, dtype=x.dtype
-        )
-        check_perturbation_net(net, x[:2])
+        net = build_perturbation_net(self.perturbation, x, int(seed_net))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(seed_trend))
             trend = ChannelTrend(x.shape[1], x.shape[2], self.trend_hidden_size)
-        trend = trend.to(device=x.device, dtype=x.dtype)
-        return {"net": net, "trend": trend}
+        return {"perturbation_net_": net, "trend_net_": trend.to(device=x.device, dtype=x.dtype)}
 
-    def _init_batch(self, batch):
-        x = batch.x
-        mu = torch.full_like(x, 0.5).requires_grad_(True)
-        batch.state["mu"] = mu
-        params = [mu]
-        for name in ("net", "trend"):
-            module = batch.shared[name]
-            if not batch.fitting:
-                module, batch.state["fixed_" + name] = start_from_fitted(module, x, self.transform_networks)
-            batch.state[name] = module
-            if module is not None:
-                params += list(module.parameters())
-        return params
+    def _make_objective(self, batch, networks):
+        return _ContraLSPObjective(self, batch, networks)
 
-    def _output_of(self, batch, name):
-        """``φ(x)`` or ``τ(x)`` of the batch: trained module, frozen output, or zeros (no network)."""
-        module = batch.state[name]
-        if module is not None:
-            return module(batch.x)
-        fixed = batch.state.get("fixed_" + name)
-        return torch.zeros_like(batch.x) if fixed is None else fixed
 
-    def _error(self, batch, mask, xr):
-        x_tilde = mask * batch.x + (1.0 - mask) * xr
-        return self._model_error(batch, x_tilde.unsqueeze(1))[:, 0]
+@dataclass
+class ContraLSPResult:
+    """Per-series results of ContraLSP: the noise-free mask and the model's error at it."""
 
-    def _batch_loss(self, batch, epoch):
-        mu = batch.state["mu"]
-        trend = self._output_of(batch, "trend")
-        xr = self._output_of(batch, "net")
-        noise = torch.randn(mu.shape, generator=batch.generator, device=mu.device, dtype=mu.dtype)
-        mask = _gate(mu + self.sigma * noise, trend).clamp(0.0, 1.0)
-        error = self._error(batch, mask, xr)
+    masks: torch.Tensor
+    error: torch.Tensor
+
+
+class _ContraLSPObjective(Objective):
+    """One batch of ContraLSP: gates per series, the shared trend and counterfactual networks."""
+
+    def __init__(self, est, batch, networks):
+        self.est = est
+        self.batch = batch
+        self.mu = torch.full_like(batch.x, 0.5).requires_grad_(True)
+        mode = est.transform_networks
+        self.net = BatchNetwork(networks["perturbation_net_"], batch.x, training=batch.training, mode=mode)
+        self.trend = BatchNetwork(networks["trend_net_"], batch.x, training=batch.training, mode=mode)
+
+    def parameters(self):
+        return [self.mu] + self.net.parameters() + self.trend.parameters()
+
+    def _error(self, mask, xr):
+        return self.batch.error(mask * self.batch.x + (1.0 - mask) * xr)
+
+    def loss(self, epoch):
+        est, mu = self.est, self.mu
+        trend = self.trend()
+        xr = self.net()
+        noise = torch.randn(mu.shape, generator=self.batch.generator, device=mu.device, dtype=mu.dtype)
+        mask = _gate(mu + est.sigma * noise, trend).clamp(0.0, 1.0)
+        error = self._error(mask, xr)
         # smooth l0: P(gate open) under the noise, Φ_N(g(μ, x) / σ)
-        open_prob = 0.5 + 0.5 * torch.erf(_gate(mu, trend) / (self.sigma * math.sqrt(2.0)))
-        loss = error + self.alpha * open_prob.mean((1, 2))
-        if self.beta > 0:
+        open_prob = 0.5 + 0.5 * torch.erf(_gate(mu, trend) / (est.sigma * math.sqrt(2.0)))
+        loss = error + est.alpha * open_prob.mean((1, 2))
+        if est.beta > 0:
             counterfactual = xr.abs().mean((1, 2))
-            if self.contrastive == "triplet" and batch.state["net"] is not None:
-                counterfactual = counterfactual + triplet_term(xr, batch.generator, margin=self.margin)
-            loss = loss + self.beta * counterfactual
-        return loss.sum()
+            if est.contrastive == "triplet" and self.net.trainable:
+                counterfactual = counterfactual + triplet_term(xr, self.batch.generator, margin=est.margin)
+            loss = loss + est.beta * counterfactual
+        return loss
 
-    def _finish_batch(self, batch):
-        mask = _gate(batch.state["mu"].detach(), self._output_of(batch, "trend")).clamp(0.0, 1.0)
-        return {"masks": mask, "error": self._error(batch, mask, self._output_of(batch, "net"))}
-
-    def _end_fit(self, shared):
-        for module in shared.values():
-            if module is not None:
-                module.eval()
-        self.perturbation_net_ = shared["net"]
-        self.trend_net_ = shared["trend"]
-
-    def _set_fit_results(self, results):
-        self.error_ = results["error"]
+    def result(self):
+        mask = _gate(self.mu.detach(), self.trend()).clamp(0.0, 1.0)
+        return ContraLSPResult(masks=mask, error=self._error(mask, self.net()))

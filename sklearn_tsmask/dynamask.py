@@ -1,18 +1,18 @@
 """DynaMask: dynamic perturbation masks (Crabbé & van der Schaar, ICML 2021)."""
 
 import numbers
+from dataclasses import dataclass
 
 import numpy as np
 import torch
+from sklearn.utils._param_validation import InvalidParameterError, StrOptions
 
-from ._base import BaseMaskExplainer
+from ._base import BaseMaskExplainer, Interval, Objective
 from .perturbations import fade, gaussian_blur, moving_average, past_average
 
 __all__ = ["DynaMask"]
 
 _PERTURBATIONS = ("gaussian_blur", "fade_moving_average", "fade_past_average", "fade_reference")
-_MODES = ("preservation", "deletion")
-_OPTIMIZERS = ("sgd", "adam")
 
 
 class DynaMask(BaseMaskExplainer):
@@ -29,7 +29,7 @@ class DynaMask(BaseMaskExplainer):
 
     where ``r_a`` is ``(1 − a)·C·T`` zeros followed by ``a·C·T`` ones, and
     ``λ_a`` grows geometrically from ``lambda_area`` to
-    ``lambda_area · lambda_area_growth`` over the epochs. All (series, area)
+    ``lambda_area · lambda_area_growth`` over the ``max_iter`` steps. All (series, area)
     masks are optimised jointly in one vectorised problem; one mask per series
     is then selected (lowest error, or the extremal mask with ``epsilon``).
 
@@ -64,7 +64,7 @@ class DynaMask(BaseMaskExplainer):
         Initial weight λ_0 of the area regulariser.
     lambda_area_growth : float, default=1000.0
         Dilation δ ≥ 1: λ_a reaches ``lambda_area · lambda_area_growth`` at the
-        last epoch (× ``δ^(1/n_epochs)`` each epoch).
+        last step (× ``δ^(1/max_iter)`` each step).
     lambda_time : float, default=0.0
         Weight λ_c of the time-variation regulariser (all ``T − 1`` pairs).
     epsilon : float or None, default=None
@@ -72,24 +72,38 @@ class DynaMask(BaseMaskExplainer):
         error (deletion: the highest). A float: the extremal mask, the smallest
         area whose error is below ``epsilon`` (deletion: above), else the
         lowest-error (deletion: highest-error) one.
-    optimizer : {"sgd", "adam"}, default="sgd"
+    solver : {"sgd", "adam"}, default="sgd"
         SGD with momentum as in the paper, or Adam. The mask is clamped to
         [0, 1] after each step and starts at 0.5.
     momentum : float, default=0.9
         Momentum of SGD.
-    n_epochs : int, default=1000
-        Optimisation steps per batch.
+    max_iter : int, default=1000
+        Optimisation steps per batch (an upper bound when ``tol`` is set).
     learning_rate : float, default=1.0
         Step size.
+    tol : float or None, default=None
+        Stop a batch when its loss per series has not improved on its best
+        by more than ``tol`` for ``n_iter_no_change`` steps, as
+        scikit-learn's ``MLPClassifier`` does. None runs all ``max_iter``
+        steps. The area weight grows over ``max_iter`` steps whatever
+        ``tol``, so a stopped batch ends before the area term is at full
+        strength: keep ``tol`` small.
+    n_iter_no_change : int, default=10
+        Patience of the stopping rule (with ``tol``).
     batch_size : "auto", int or None, default="auto"
         Series optimised together (each with all its areas); ``None`` = all
         at once. ``"auto"`` bounds a batch to about 2 million mask entries
         (series × areas × channels × time) on CPU, where cache-sized batches
-        run several times faster, and 32 million on GPU. The masks do not
-        depend on it.
-    loss : {"mse", "cross_entropy"}, default="mse"
-        The error L_e on the model's raw outputs, or the cross-entropy of the
-        output rows against the unperturbed prediction's argmax.
+        run several times faster, and 32 million on GPU. Without ``tol`` the
+        masks do not depend on it.
+    loss : {"squared_error", "log_loss"}, default="squared_error"
+        The error L_e: squared error on the model's raw outputs, or the
+        cross-entropy of the output rows against the unperturbed
+        prediction's argmax.
+    callbacks : list of Callback or None, default=None
+        Extra :mod:`~sklearn_tsmask.callbacks` watching the optimisation
+        (the progress bar and the stopping rule are added from ``verbose``
+        and ``tol``).
     model : object, default=None
         The black box, when it cannot be passed to ``fit`` (inside
         meta-estimators): wrap it in ``sklearn.frozen.FrozenEstimator`` so
@@ -104,22 +118,12 @@ class DynaMask(BaseMaskExplainer):
         Seed. DynaMask itself draws nothing at random; kept for a uniform
         interface.
     verbose : int, default=0
-        Show a progress bar over epochs and batches when positive.
+        Show a progress bar over steps and batches when positive.
 
     Attributes
     ----------
-    masks_ : ndarray of shape (n_instances, n_channels, n_timepoints)
-        Selected mask of each fitted series.
-    area_ : ndarray of shape (n_instances,)
-        Area of the selected mask of each fitted series.
-    error_ : ndarray of shape (n_instances,)
-        Error L_e of the selected mask.
-    error_by_area_ : ndarray of shape (n_instances, n_areas)
-        Error L_e of each series' mask for each area of ``areas_``.
     areas_ : ndarray of shape (n_areas,)
-        The areas, sorted.
-    loss_history_ : ndarray of shape (n_epochs,)
-        Total loss per series at each epoch (summed over areas).
+        The areas, sorted (the columns of ``explain(X).error_by_area``).
     model_ : FrozenModel
         The frozen black box as the explainer calls it.
     output_shape_ : tuple
@@ -130,9 +134,18 @@ class DynaMask(BaseMaskExplainer):
         Length of the fitted series.
     device_ : torch.device
         Device used.
+    model_inputs_ : tuple of str
+        Names of the model inputs given besides the series
+        (:class:`~sklearn_tsmask.WithInputs`); ``transform`` needs the same.
 
     Notes
     -----
+    **What is fitted.** DynaMask learns nothing that carries over from one
+    series to another: ``fit`` only validates the data and the model and
+    wraps the model. Masks are optimised by ``transform``, ``fit_transform``
+    and ``explain`` (which also returns each series' chosen area and
+    errors), so a grid search pays for the masks of its test folds only.
+
     **Choosing the perturbation.** The blur removes what an entry adds to its
     neighbourhood; it suits signals whose information is local in time (the
     rare benchmarks: AUP 0.996 / AUR 0.745). When neighbouring steps carry
@@ -140,7 +153,7 @@ class DynaMask(BaseMaskExplainer):
     blurring one entry barely changes the model's output whether or not it is
     salient, and the masks are decided by the area term alone. Fading to an
     uninformative baseline (``perturbation="fade_reference"``, ``baseline=0``
-    for standardised data) with ``loss="cross_entropy"`` then works far
+    for standardised data) with ``loss="log_loss"`` then works far
     better: on the State benchmark AUP 0.36 → 0.90 and AUR 0.79 → 0.92
     (``benchmarks/RESULTS.md``).
 
@@ -158,10 +171,26 @@ class DynaMask(BaseMaskExplainer):
     >>> from sklearn_tsmask import DynaMask
     >>> from sklearn_tsmask.datasets import make_rare_feature
     >>> X, true_saliency, white_box = make_rare_feature(n_samples=4, random_state=0)
-    >>> masks = DynaMask(area=0.05, n_epochs=50, random_state=0).fit_transform(X, white_box)
+    >>> masks = DynaMask(area=0.05, max_iter=50, random_state=0).fit_transform(X, white_box)
     >>> masks.shape
     (4, 50, 50)
     """
+
+    _parameter_constraints = {
+        **BaseMaskExplainer._parameter_constraints,
+        "area": [Interval(numbers.Real, 0, 1, closed="neither"), "array-like"],
+        "perturbation": [StrOptions(set(_PERTURBATIONS))],
+        "sigma_max": [Interval(numbers.Real, 0, None, closed="neither")],
+        "window": [Interval(numbers.Integral, 0, None, closed="left"), None],
+        "baseline": [Interval(numbers.Real, None, None, closed="neither"), "array-like"],
+        "mode": [StrOptions({"preservation", "deletion"})],
+        "lambda_area": [Interval(numbers.Real, 0, None, closed="left")],
+        "lambda_area_growth": [Interval(numbers.Real, 1, None, closed="left")],
+        "lambda_time": [Interval(numbers.Real, 0, None, closed="left")],
+        "epsilon": [Interval(numbers.Real, None, None, closed="neither"), None],
+        "solver": [StrOptions({"sgd", "adam"})],
+        "momentum": [Interval(numbers.Real, 0, 1, closed="left")],
+    }
 
     def __init__(
         self,
@@ -176,12 +205,15 @@ class DynaMask(BaseMaskExplainer):
         lambda_area_growth=1000.0,
         lambda_time=0.0,
         epsilon=None,
-        optimizer="sgd",
+        solver="sgd",
         momentum=0.9,
-        n_epochs=1000,
+        max_iter=1000,
         learning_rate=1.0,
+        tol=None,
+        n_iter_no_change=10,
         batch_size="auto",
-        loss="mse",
+        loss="squared_error",
+        callbacks=None,
         model=None,
         model_layout="NCT",
         device="auto",
@@ -198,57 +230,70 @@ class DynaMask(BaseMaskExplainer):
         self.lambda_area_growth = lambda_area_growth
         self.lambda_time = lambda_time
         self.epsilon = epsilon
-        self.optimizer = optimizer
+        self.solver = solver
         self.momentum = momentum
-        self.n_epochs = n_epochs
+        self.max_iter = max_iter
         self.learning_rate = learning_rate
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
         self.batch_size = batch_size
         self.loss = loss
+        self.callbacks = callbacks
         self.model = model
         self.model_layout = model_layout
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
 
-    # ------------------------------------------------------------ validation
+    # ------------------------------------------------------------ parameters
     def _areas(self):
         areas = np.atleast_1d(np.asarray(self.area, dtype=float))
         if areas.ndim != 1 or areas.size == 0:
-            raise ValueError(f"area must be a float or a non-empty sequence of floats, got {self.area!r}.")
+            raise InvalidParameterError(
+                f"The 'area' parameter of DynaMask must be a float or a non-empty 1D sequence of floats; "
+                f"got {self.area!r}."
+            )
         if not np.all((areas > 0) & (areas < 1)):
-            raise ValueError(f"every area must be in (0, 1), got {self.area!r}.")
+            raise InvalidParameterError(f"Every area of DynaMask must be in (0, 1); got {self.area!r}.")
         if np.unique(areas).size != areas.size:
-            raise ValueError(f"areas must be distinct, got {self.area!r}.")
+            raise InvalidParameterError(f"The areas of DynaMask must be distinct; got {self.area!r}.")
         return np.sort(areas)
 
-    def _validate_params(self):
+    def _check_params(self):
+        super()._check_params()
         self._areas()
-        if self.perturbation not in _PERTURBATIONS:
-            raise ValueError(f"perturbation must be one of {_PERTURBATIONS}, got {self.perturbation!r}.")
-        if self.mode not in _MODES:
-            raise ValueError(f"mode must be one of {_MODES}, got {self.mode!r}.")
-        if self.optimizer not in _OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {_OPTIMIZERS}, got {self.optimizer!r}.")
-        for name in ("sigma_max",):
-            v = getattr(self, name)
-            if not isinstance(v, numbers.Real) or not v > 0:
-                raise ValueError(f"{name} must be a positive number, got {v!r}.")
-        for name in ("lambda_area", "lambda_time", "momentum"):
-            v = getattr(self, name)
-            if not isinstance(v, numbers.Real) or v < 0:
-                raise ValueError(f"{name} must be a non-negative number, got {v!r}.")
-        if not isinstance(self.lambda_area_growth, numbers.Real) or self.lambda_area_growth < 1:
-            raise ValueError(f"lambda_area_growth must be a number >= 1, got {self.lambda_area_growth!r}.")
-        if self.window is not None and (not isinstance(self.window, numbers.Integral) or self.window < 0):
-            raise ValueError(f"window must be None or a non-negative integer, got {self.window!r}.")
-        if self.epsilon is not None and not isinstance(self.epsilon, numbers.Real):
-            raise ValueError(f"epsilon must be None or a number, got {self.epsilon!r}.")
+        if not np.all(np.isfinite(np.asarray(self.baseline, dtype=float))):
+            raise InvalidParameterError(f"The 'baseline' parameter of DynaMask must be finite; got {self.baseline!r}.")
 
-    def _n_variants(self):
+    def _masks_per_series(self):
         return len(self._areas())
 
+    def _make_optimizer(self, params):
+        if self.solver == "sgd":
+            return torch.optim.SGD(params, lr=self.learning_rate, momentum=self.momentum)
+        return torch.optim.Adam(params, lr=self.learning_rate)
+
+    def _fit(self, X, y, model, *, produce_masks):
+        fitted, run = super()._fit(X, y, model, produce_masks=produce_masks)
+        fitted["areas_"] = self._areas()
+        return fitted, run
+
+    def _make_objective(self, batch, networks):
+        return _DynaMaskObjective(self, batch)
+
     # --------------------------------------------------------- perturbations
-    def _baseline(self, batch, rows):
+    def _reference(self, batch):
+        """The fade target μ of each series of the batch (``fade_*`` perturbations), or None."""
+        x = batch.x
+        if self.perturbation == "fade_moving_average":
+            return moving_average(x, self.window)
+        if self.perturbation == "fade_past_average":
+            return past_average(x, self.window)
+        if self.perturbation == "fade_reference":
+            return self._baseline(batch).expand_as(x)
+        return None
+
+    def _baseline(self, batch):
         base = torch.as_tensor(np.asarray(self.baseline, dtype=float), dtype=batch.x.dtype, device=batch.x.device)
         C, T = batch.x.shape[1:]
         if base.ndim == 0:
@@ -258,100 +303,94 @@ class DynaMask(BaseMaskExplainer):
         if base.shape == (C, T):
             return base
         if base.ndim == 3 and base.shape[1:] == (C, T):
-            n = batch.state["n_total"]
-            if base.shape[0] != n:
+            if base.shape[0] != batch.n_total:
                 raise ValueError(
-                    f"baseline has one reference per series ({base.shape[0]}) but {n} series are explained."
+                    f"baseline has one reference per series ({base.shape[0]}) but {batch.n_total} series are "
+                    "explained."
                 )
-            return base[rows]
+            return base[batch.rows]
         raise ValueError(
             f"baseline must be a scalar or have shape (C,)=({C},), (C, T)=({C}, {T}) or (N, C, T); "
             f"got shape {tuple(base.shape)}."
         )
 
-    def _reference(self, batch, rows):
-        """The fade target μ of each series, computed once per batch."""
-        x = batch.x
-        if self.perturbation == "fade_moving_average":
-            return moving_average(x, self.window)
-        if self.perturbation == "fade_past_average":
-            return past_average(x, self.window)
-        if self.perturbation == "fade_reference":
-            return self._baseline(batch, rows).expand_as(x)
-        return None
 
-    def _perturb(self, batch, keep):
-        """Π(x, keep) for all variants: keep (B, V, C, T) -> (B, V, C, T)."""
-        x = batch.x.unsqueeze(1)
-        if self.perturbation == "gaussian_blur":
-            return gaussian_blur(x, keep, sigma_max=float(self.sigma_max), window=self.window)
-        return fade(x, keep, batch.state["reference"].unsqueeze(1))
+@dataclass
+class DynaMaskResult:
+    """Per-series results of DynaMask: the selected mask, its area and errors."""
 
-    # ----------------------------------------------------------------- hooks
-    def _init_batch(self, batch):
+    masks: torch.Tensor
+    area: torch.Tensor
+    error: torch.Tensor
+    error_by_area: torch.Tensor
+
+
+class _DynaMaskObjective(Objective):
+    """One batch of DynaMask: a mask per (series, area), all optimised jointly."""
+
+    def __init__(self, est, batch):
+        self.est = est
+        self.batch = batch
         B, C, T = batch.x.shape
-        areas = self._areas()
-        n_cells = C * T
+        areas = est._areas()
+        V = len(areas)
+        x = batch.x
         # The 1e-6 absorbs rounding: 5·(1 − 0.8) = 0.9999999999999998 must give 1 zero, not 0.
-        n_zeros = np.floor(n_cells * (1.0 - areas) + 1e-6).astype(int)
-        positions = torch.arange(n_cells, device=batch.x.device)
-        target_sorted = (positions[None, :] >= torch.as_tensor(n_zeros, device=batch.x.device)[:, None])
-        mask = torch.full((B, len(areas), C, T), 0.5, dtype=batch.x.dtype, device=batch.x.device)
-        mask.requires_grad_(True)
-        batch.state.update(
-            mask=mask,
-            areas=torch.as_tensor(areas, dtype=batch.x.dtype, device=batch.x.device),
-            area_target=target_sorted.to(batch.x.dtype),
-            reference=self._reference(batch, batch.rows),
-        )
-        return [mask]
+        n_zeros = np.floor(C * T * (1.0 - areas) + 1e-6).astype(int)
+        positions = torch.arange(C * T, device=x.device)
+        self.area_target = (positions[None, :] >= torch.as_tensor(n_zeros, device=x.device)[:, None]).to(x.dtype)
+        self.areas = torch.as_tensor(areas, dtype=x.dtype, device=x.device)
+        self.mask = torch.full((B, V, C, T), 0.5, dtype=x.dtype, device=x.device, requires_grad=True)
+        self.reference = est._reference(batch)
+        # the (series, area) rows of one model call: every series' target and inputs repeated per area
+        self.target = batch.target.repeat_interleave(V, dim=0)
+        self.classes = None if batch.target_classes is None else batch.target_classes.repeat_interleave(V, dim=0)
+        self.inputs = {k: v.repeat_interleave(V, dim=0) for k, v in batch.inputs.items()}
 
-    def _make_optimizer(self, params):
-        if self.optimizer == "sgd":
-            return torch.optim.SGD(params, lr=self.learning_rate, momentum=self.momentum)
-        return torch.optim.Adam(params, lr=self.learning_rate)
+    def parameters(self):
+        return [self.mask]
 
-    def _errors(self, batch, mask):
-        keep = mask if self.mode == "preservation" else 1.0 - mask
-        return self._model_error(batch, self._perturb(batch, keep))
+    def _perturb(self, keep):
+        """Π(x, keep) for every area: keep (B, V, C, T) -> (B, V, C, T)."""
+        x = self.batch.x.unsqueeze(1)
+        if self.est.perturbation == "gaussian_blur":
+            return gaussian_blur(x, keep, sigma_max=float(self.est.sigma_max), window=self.est.window)
+        return fade(x, keep, self.reference.unsqueeze(1))
 
-    def _batch_loss(self, batch, epoch):
-        mask = batch.state["mask"]
-        error = self._errors(batch, mask)
-        if self.mode == "deletion":
+    def errors(self, mask):
+        """Error L_e of every (series, area) mask, shape (B, V)."""
+        keep = mask if self.est.mode == "preservation" else 1.0 - mask
+        B, V = mask.shape[:2]
+        x_tilde = self._perturb(keep).reshape(B * V, *mask.shape[2:])
+        return self.batch.error(x_tilde, target=self.target, target_classes=self.classes, inputs=self.inputs).view(B, V)
+
+    def loss(self, epoch):
+        est, mask = self.est, self.mask
+        error = self.errors(mask)
+        if est.mode == "deletion":
             error = -error
-        lambda_area = self.lambda_area * self.lambda_area_growth ** (epoch / self.n_epochs)
+        lambda_area = est.lambda_area * est.lambda_area_growth ** (epoch / est.max_iter)
         sorted_mask = mask.flatten(2).sort(dim=-1, stable=True).values
-        area_reg = (sorted_mask - batch.state["area_target"]).pow(2).mean(-1)
-        loss = error + lambda_area * area_reg
-        if self.lambda_time:
+        loss = error + lambda_area * (sorted_mask - self.area_target).pow(2).mean(-1)
+        if est.lambda_time:
             C, T = mask.shape[-2:]
-            time_reg = (mask[..., 1:] - mask[..., :-1]).abs().sum((-2, -1)) / (C * T)
-            loss = loss + self.lambda_time * time_reg
-        return loss.sum()
+            loss = loss + est.lambda_time * (mask[..., 1:] - mask[..., :-1]).abs().sum((-2, -1)) / (C * T)
+        return loss.sum(1)
 
-    def _after_step(self, batch):
+    def project(self):
         with torch.no_grad():
-            batch.state["mask"].clamp_(0.0, 1.0)
+            self.mask.clamp_(0.0, 1.0)
 
-    def _finish_batch(self, batch):
-        mask = batch.state["mask"].detach()
-        errors = self._errors(batch, mask)  # (B, V)
-        best = errors.argmin(1) if self.mode == "preservation" else errors.argmax(1)
-        if self.epsilon is not None:
-            ok = errors < self.epsilon if self.mode == "preservation" else errors > self.epsilon
+    def result(self):
+        est = self.est
+        mask = self.mask.detach()
+        errors = self.errors(mask)  # (B, V)
+        best = errors.argmin(1) if est.mode == "preservation" else errors.argmax(1)
+        if est.epsilon is not None:
+            ok = errors < est.epsilon if est.mode == "preservation" else errors > est.epsilon
             first_ok = ok.to(torch.int8).argmax(1)  # first True, areas ascending
             best = torch.where(ok.any(1), first_ok, best)
         rows = torch.arange(mask.shape[0], device=mask.device)
-        return {
-            "masks": mask[rows, best],
-            "area": batch.state["areas"][best],
-            "error": errors[rows, best],
-            "error_by_area": errors,
-        }
-
-    def _set_fit_results(self, results):
-        self.areas_ = self._areas()
-        self.area_ = results["area"].astype(float)
-        self.error_ = results["error"]
-        self.error_by_area_ = results["error_by_area"]
+        return DynaMaskResult(
+            masks=mask[rows, best], area=self.areas[best], error=errors[rows, best], error_by_area=errors
+        )

@@ -1,20 +1,15 @@
 """ExtremalMask: masks with learned perturbations (Enguehard, ICML 2023)."""
 
-import torch
+import numbers
+from dataclasses import dataclass
 
-from ._base import BaseMaskExplainer
-from ._utils import check_scalar_in
-from .perturbation_nets import (
-    check_perturbation_net,
-    check_perturbation_spec,
-    check_warm_start_mode,
-    make_perturbation_net,
-    start_from_fitted,
-)
+import torch
+from sklearn.utils._param_validation import StrOptions
+
+from ._base import BaseMaskExplainer, Interval, Objective
+from ._learned import LEARNED_CONSTRAINTS, BatchNetwork, build_perturbation_net
 
 __all__ = ["ExtremalMask"]
-
-_MODES = ("preservation", "deletion")
 
 
 class ExtremalMask(BaseMaskExplainer):
@@ -56,29 +51,33 @@ class ExtremalMask(BaseMaskExplainer):
         ``L = λ_1·mean(m) + λ_2·mean|NN(x)| + L_e(f(Φ(x, m)), f(0))``. The
         mask is still 1 on salient entries. See Notes for why this differs
         from the paper's deletion objective.
-    transform_perturbation : {"fine_tune", "frozen"}, default="fine_tune"
+    transform_networks : {"fine_tune", "frozen"}, default="fine_tune"
         What ``transform`` does with the network trained by ``fit`` when it
         explains new series: start from it and train it further with the new
         masks (each batch from the fitted weights), or keep it fixed (then
         ``NN(x)`` is computed once and only the masks are optimised).
-    n_epochs : int, default=500
+    max_iter : int, default=500
         Optimisation steps per batch (an upper bound when ``tol`` is set).
     learning_rate : float, default=0.01
         Adam's learning rate, for the masks and the network.
     tol : float or None, default=None
         Stop a batch when its loss (per series) has not improved on its best
-        by more than ``tol`` for ``n_iter_no_change`` epochs, as scikit-learn's
-        ``MLPClassifier`` does. None runs all ``n_epochs``.
+        by more than ``tol`` for ``n_iter_no_change`` steps, as scikit-learn's
+        ``MLPClassifier`` does. None runs all ``max_iter`` steps.
     n_iter_no_change : int, default=10
         Patience of the stopping rule (with ``tol``).
     batch_size : "auto", int or None, default="auto"
         Series optimised together ("auto": bounded memory; None: all). The
         network is shared: in ``fit`` it is trained through the batches in
         turn.
-    loss : {"mse", "cross_entropy"}, default="mse"
-        ``L_e``: mean squared error on the model's raw outputs, or
-        cross-entropy against the class the model predicts for ``x``
-        (``f(0)`` in deletion mode) at each output row.
+    loss : {"squared_error", "log_loss"}, default="squared_error"
+        ``L_e``: squared error on the model's raw outputs, or cross-entropy
+        against the class the model predicts for ``x`` (``f(0)`` in deletion
+        mode) at each output row.
+    callbacks : list of Callback or None, default=None
+        Extra :mod:`~sklearn_tsmask.callbacks` watching the optimisation
+        (the progress bar and the stopping rule are added from ``verbose``
+        and ``tol``).
     model : object, default=None
         The black box, when it cannot be passed to ``fit`` (inside
         meta-estimators): wrap it in ``sklearn.frozen.FrozenEstimator`` so
@@ -90,32 +89,34 @@ class ExtremalMask(BaseMaskExplainer):
         Where to compute (``"auto"``: a CUDA device when there is one).
     random_state : int, RandomState or None, default=None
         Seeds the network's initial weights.
-    verbose : bool, default=False
-        Show a progress bar.
+    verbose : int, default=0
+        Show a progress bar when positive.
 
     Attributes
     ----------
-    masks_ : ndarray of shape (n_instances, n_channels, n_timepoints)
-        The masks of the fitted series.
     perturbation_net_ : torch.nn.Module or None
-        The trained perturbation network (None for ``"zeros"``), on
-        ``device_``. ``perturbation_net_(x)`` gives ``NN(x)`` for a tensor
-        ``(B, C, T)``; ``ExtremalMask(perturbation=est.perturbation_net_)``
-        starts another explainer from it.
-    error_ : ndarray of shape (n_instances,)
-        ``L_e`` of each fitted series at its final mask.
+        The network trained by ``fit`` with the masks of the fitted series
+        (None for ``"zeros"``), on ``device_``. ``perturbation_net_(x)``
+        gives ``NN(x)`` for a tensor ``(B, C, T)``;
+        ``ExtremalMask(perturbation=est.perturbation_net_)`` starts another
+        explainer from it.
     n_iter_ : int
-        Epochs run (the most over the batches).
-    loss_history_ : ndarray of shape ``(n_iter_,)``
-        Mean loss per series at each epoch of ``fit``.
+        Steps ``fit`` ran (the most over the batches).
+    loss_curve_ : ndarray of shape (n_iter_,)
+        Mean loss per series at each step of ``fit``.
     model_ : FrozenModel
         The frozen black box.
     device_ : torch.device
+        Device used.
     n_features_in_ : int
         Channels of the fitted series.
     n_timepoints_ : int
+        Length of the fitted series.
     output_shape_ : tuple
         Shape of the model's output for one series.
+    model_inputs_ : tuple of str
+        Names of the model inputs given besides the series
+        (:class:`~sklearn_tsmask.WithInputs`).
 
     Notes
     -----
@@ -125,6 +126,11 @@ class ExtremalMask(BaseMaskExplainer):
     salient, loss 0): the penalty on ``1 − m`` rewards large masks. Here the
     penalty is on ``m``, so the mask is the smallest set of entries whose
     replacement by ``NN(x)`` brings the output to ``f(0)``.
+
+    What is fitted. ``fit`` trains the perturbation network, jointly with
+    the masks of the fitted series (the method needs them to learn it);
+    ``fit_transform`` returns those masks. ``transform`` and ``explain``
+    optimise the masks of any series from the fitted network.
 
     Warm starts. ``transform`` on new series starts from the fitted network,
     which already produces useful perturbations, so the masks converge in
@@ -146,11 +152,30 @@ class ExtremalMask(BaseMaskExplainer):
     >>> from sklearn_tsmask import ExtremalMask
     >>> from sklearn_tsmask.datasets import make_rare_feature
     >>> X, true_saliency, white_box = make_rare_feature(n_samples=8, random_state=0)
-    >>> explainer = ExtremalMask(n_epochs=50, random_state=0)
+    >>> explainer = ExtremalMask(max_iter=50, random_state=0)
     >>> masks = explainer.fit_transform(X, model=white_box)
     >>> masks.shape
     (8, 50, 50)
     """
+
+    _parameter_constraints = {
+        **BaseMaskExplainer._parameter_constraints,
+        **LEARNED_CONSTRAINTS,
+        "lambda_1": [Interval(numbers.Real, 0, None, closed="left")],
+        "lambda_2": [Interval(numbers.Real, 0, None, closed="left")],
+        "mode": [StrOptions({"preservation", "deletion"})],
+    }
+    _fitted_networks = ("perturbation_net_",)
+    _estimator_check_failures = {
+        "check_methods_subset_invariance": (
+            "transform fine-tunes one perturbation network shared by the series explained together, so a "
+            "series' mask depends (slightly) on the other series of the call"
+        ),
+        "check_methods_sample_order_invariance": (
+            "transform fine-tunes one perturbation network shared by the series explained together, so a "
+            "series' mask depends (slightly) on the other series of the call"
+        ),
+    }
 
     def __init__(
         self,
@@ -159,110 +184,87 @@ class ExtremalMask(BaseMaskExplainer):
         *,
         perturbation="bigru",
         mode="preservation",
-        transform_perturbation="fine_tune",
-        n_epochs=500,
+        transform_networks="fine_tune",
+        max_iter=500,
         learning_rate=0.01,
         tol=None,
         n_iter_no_change=10,
         batch_size="auto",
-        loss="mse",
+        loss="squared_error",
+        callbacks=None,
         model=None,
         model_layout="NCT",
         device="auto",
         random_state=None,
-        verbose=False,
+        verbose=0,
     ):
         self.lambda_1 = lambda_1
         self.lambda_2 = lambda_2
         self.perturbation = perturbation
         self.mode = mode
-        self.transform_perturbation = transform_perturbation
-        self.n_epochs = n_epochs
+        self.transform_networks = transform_networks
+        self.max_iter = max_iter
         self.learning_rate = learning_rate
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.batch_size = batch_size
         self.loss = loss
+        self.callbacks = callbacks
         self.model = model
         self.model_layout = model_layout
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
 
-    # ------------------------------------------------------------------ hooks
-    def _validate_params(self):
-        check_scalar_in(self.lambda_1, "lambda_1", 0.0, float("inf"), closed="left")
-        check_scalar_in(self.lambda_2, "lambda_2", 0.0, float("inf"), closed="left")
-        if self.mode not in _MODES:
-            raise ValueError(f"mode must be one of {_MODES}, got {self.mode!r}.")
-        check_warm_start_mode(self.transform_perturbation, "transform_perturbation")
-        check_perturbation_spec(self.perturbation)
+    def _build_networks(self, x):
+        return {"perturbation_net_": build_perturbation_net(self.perturbation, x, self.random_state)}
 
-    def _begin_explain(self, x, *, fitting):
-        if fitting:
-            net = make_perturbation_net(
-                self.perturbation, x.shape[1], random_state=self.random_state, device=x.device, dtype=x.dtype
-            )
-            check_perturbation_net(net, x[:2])
-            return {"net": net}
-        return {"net": self.perturbation_net_}
+    def _make_objective(self, batch, networks):
+        return _ExtremalMaskObjective(self, batch, networks["perturbation_net_"])
 
-    def _init_batch(self, batch):
-        x = batch.x
-        mask = torch.full_like(x, 0.5).requires_grad_(True)
-        batch.state["mask"] = mask
-        net = batch.shared["net"]
-        params = [mask]
-        if not batch.fitting:
-            net, batch.state["fixed_perturbation"] = start_from_fitted(net, x, self.transform_perturbation)
-        batch.state["net"] = net
-        if net is not None:
-            params += list(net.parameters())
-        if self.mode == "deletion":
+
+@dataclass
+class ExtremalMaskResult:
+    """Per-series results of ExtremalMask: the mask and the model's error at it."""
+
+    masks: torch.Tensor
+    error: torch.Tensor
+
+
+class _ExtremalMaskObjective(Objective):
+    """One batch of ExtremalMask: a mask per series, and the shared perturbation network."""
+
+    def __init__(self, est, batch, net):
+        self.est = est
+        self.batch = batch
+        self.mask = torch.full_like(batch.x, 0.5).requires_grad_(True)
+        self.net = BatchNetwork(net, batch.x, training=batch.training, mode=est.transform_networks)
+        self.reference = self.reference_classes = None
+        if est.mode == "deletion":
             with torch.no_grad():
-                reference = self.model_(torch.zeros_like(x), **batch.model_kwargs)
-            batch.state["reference"] = reference
-            batch.state["reference_classes"] = reference.argmax(-1) if self.loss == "cross_entropy" else None
-        return params
+                self.reference = batch.model(torch.zeros_like(batch.x), **batch.inputs)
+            self.reference_classes = self.reference.argmax(-1) if batch.loss == "log_loss" else None
 
-    def _perturbation(self, batch):
-        net = batch.state["net"]
-        if net is not None:
-            return net(batch.x)
-        fixed = batch.state.get("fixed_perturbation")
-        return torch.zeros_like(batch.x) if fixed is None else fixed
+    def parameters(self):
+        return [self.mask] + self.net.parameters()
 
-    def _errors(self, batch, mask, perturbation):
-        x = batch.x
-        if self.mode == "preservation":
-            x_tilde = mask * x + (1.0 - mask) * perturbation
-            return self._model_error(batch, x_tilde.unsqueeze(1))[:, 0]
+    def _error(self, mask, perturbation):
+        x = self.batch.x
+        if self.est.mode == "preservation":
+            return self.batch.error(mask * x + (1.0 - mask) * perturbation)
         x_tilde = (1.0 - mask) * x + mask * perturbation
-        err = self._model_error(
-            batch, x_tilde.unsqueeze(1), batch.state["reference"], batch.state["reference_classes"]
-        )
-        return err[:, 0]
+        return self.batch.error(x_tilde, target=self.reference, target_classes=self.reference_classes)
 
-    def _batch_loss(self, batch, epoch):
-        mask = batch.state["mask"]
-        perturbation = self._perturbation(batch)
-        error = self._errors(batch, mask, perturbation)
-        loss = error + self.lambda_1 * mask.mean((1, 2)) + self.lambda_2 * perturbation.abs().mean((1, 2))
-        return loss.sum()
+    def loss(self, epoch):
+        mask = self.mask
+        perturbation = self.net()
+        error = self._error(mask, perturbation)
+        return error + self.est.lambda_1 * mask.mean((1, 2)) + self.est.lambda_2 * perturbation.abs().mean((1, 2))
 
-    def _after_step(self, batch):
+    def project(self):
         with torch.no_grad():
-            batch.state["mask"].clamp_(0.0, 1.0)
+            self.mask.clamp_(0.0, 1.0)
 
-    def _finish_batch(self, batch):
-        mask = batch.state["mask"].detach()
-        return {"masks": mask, "error": self._errors(batch, mask, self._perturbation(batch))}
-
-    def _end_fit(self, shared):
-        net = shared["net"]
-        if net is not None:
-            net.eval()
-        self.perturbation_net_ = net
-
-    def _set_fit_results(self, results):
-        self.error_ = results["error"]
+    def result(self):
+        mask = self.mask.detach()
+        return ExtremalMaskResult(masks=mask, error=self._error(mask, self.net()))

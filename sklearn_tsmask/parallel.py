@@ -84,7 +84,7 @@ must pickle: define torch modules at module level)::
 
     client = Client(cluster)            # becomes the default client
     search = GridSearchCV(
-        DynaMask(n_epochs=200, random_state=0),
+        DynaMask(max_iter=200, random_state=0),
         {"area": [0.05, 0.1, 0.2]},
         scoring=aup_scorer,             # masks scored against the true saliency y
         n_jobs=-1,
@@ -106,6 +106,7 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
+from ._inputs import WithInputs
 from ._panel import from_tensor, to_tensor
 
 __all__ = ["explain_in_chunks"]
@@ -155,7 +156,7 @@ def _torch_threads(n):
 def _transform(explainer, x, model_kwargs, torch_threads):
     with _torch_threads(torch_threads):
         if model_kwargs:
-            return explainer.transform(x, model_kwargs=model_kwargs)
+            return explainer.transform(WithInputs(x, **model_kwargs))
         return explainer.transform(x)
 
 
@@ -196,7 +197,7 @@ def _kwarg_array(value, name):
     else:
         arr = np.asarray(value)
     if arr.ndim == 0:
-        raise ValueError(f"model_kwargs[{name!r}] must have one row per series, got a scalar.")
+        raise ValueError(f"the model input {name!r} must have one row per series, got a scalar.")
     return arr
 
 
@@ -210,7 +211,7 @@ def _check_model_kwargs(model_kwargs, n):
         arr = _kwarg_array(value, name)
         if arr.shape[0] != n:
             raise ValueError(
-                f"model_kwargs[{name!r}] must have one row per series ({n}), got shape {tuple(arr.shape)}."
+                f"the model input {name!r} must have one row per series ({n}), got shape {tuple(arr.shape)}."
             )
         out[name] = arr
     return out
@@ -232,7 +233,7 @@ def _take(arr, rows):
 # ------------------------------------------------------------------ public API
 
 
-def explain_in_chunks(explainer, X, *, chunk_size=None, client=None, model_kwargs=None, torch_threads=1):
+def explain_in_chunks(explainer, X, *, chunk_size=None, client=None, torch_threads=1):
     """Masks of a large panel, computed chunk by chunk (along instances) on Dask workers.
 
     Each chunk of series is explained by the fitted explainer's ``transform``
@@ -247,11 +248,14 @@ def explain_in_chunks(explainer, X, *, chunk_size=None, client=None, model_kwarg
         A fitted explainer of this package (``DynaMask``, ``ExtremalMask``,
         ``ContraLSP``) or any fitted transformer taking ``(N, C, T)`` tensors.
         It must pickle to run on worker processes (its black box included).
-    X : array-like, torch.Tensor or dask.array.Array of shape \
+    X : array-like, torch.Tensor, dask.array.Array or WithInputs of shape \
 (n_instances, n_channels, n_timepoints) or (n_instances, n_timepoints)
         The series to explain. A dask array is explained lazily, one task per
         chunk along its first axis (its other axes are rechunked into one
-        chunk), and a dask array of masks is returned.
+        chunk), and a dask array of masks is returned. Per-series inputs of
+        the black box (group ids, covariates) come in a
+        :class:`~sklearn_tsmask.WithInputs`; they are sliced with the chunks
+        (arrays, tensors, or, for a dask array of series, dask arrays).
     chunk_size : int or None, default=None
         Series per task. None: a dask array's own chunks, else
         ``DEFAULT_CHUNK_SIZE`` (256) series. An int also rechunks a dask
@@ -264,10 +268,6 @@ def explain_in_chunks(explainer, X, *, chunk_size=None, client=None, model_kwarg
         local threads). Not used for a dask array X, whose masks are computed
         when the returned array is (``masks.compute()``,
         ``client.compute(masks)``, ``masks.to_zarr(...)``).
-    model_kwargs : dict of str to array-like, default=None
-        Per-series inputs of the black box (first axis ``n_instances``, such
-        as group ids), sliced with the chunks and passed to ``transform``.
-        Arrays, tensors, or, for a dask array X, dask arrays too.
     torch_threads : int or None, default=1
         ``torch.set_num_threads`` inside each task (restored after it). One
         thread per task avoids oversubscribing the cores when a worker
@@ -298,7 +298,7 @@ def explain_in_chunks(explainer, X, *, chunk_size=None, client=None, model_kwarg
     >>> from sklearn_tsmask.parallel import explain_in_chunks
     >>> X, _, white_box = make_rare_feature(
     ...     n_samples=6, n_channels=5, n_timepoints=12, n_salient=1, salient_window=(3, 6), random_state=0)
-    >>> explainer = DynaMask(area=0.1, n_epochs=20, device="cpu", random_state=0).fit(X[:2], white_box)
+    >>> explainer = DynaMask(area=0.1, max_iter=20, device="cpu", random_state=0).fit(X[:2], white_box)
     >>> masks = explain_in_chunks(explainer, X, chunk_size=2)  # 3 tasks, dask's local scheduler
     >>> masks.shape
     (6, 5, 12)
@@ -311,6 +311,7 @@ def explain_in_chunks(explainer, X, *, chunk_size=None, client=None, model_kwarg
     True
     """
     _check_explainer(explainer)
+    X, model_kwargs = (X.X, X.inputs) if isinstance(X, WithInputs) else (X, None)
     chunk_size = _check_positive_int(chunk_size, "chunk_size", allow_none=True)
     torch_threads = _check_positive_int(torch_threads, "torch_threads", allow_none=True)
     if _is_dask_array(X):
@@ -379,14 +380,14 @@ def _explain_dask_array(explainer, X, chunk_size, model_kwargs, torch_threads):
     for name, value in (model_kwargs or {}).items():
         if _is_dask_array(value):
             if value.ndim == 0:
-                raise ValueError(f"model_kwargs[{name!r}] must have one row per series, got a scalar.")
+                raise ValueError(f"the model input {name!r} must have one row per series, got a scalar.")
             arr = value
         else:
             arr = _kwarg_array(value, name)
             arr = arr.numpy() if isinstance(arr, torch.Tensor) else arr
         if not np.isnan(X.shape[0]) and not np.isnan(arr.shape[0]) and arr.shape[0] != X.shape[0]:
             raise ValueError(
-                f"model_kwargs[{name!r}] must have one row per series ({X.shape[0]}), got shape {tuple(arr.shape)}."
+                f"the model input {name!r} must have one row per series ({X.shape[0]}), got shape {tuple(arr.shape)}."
             )
         if any(np.isnan(c) for c in rows):
             raise ValueError(

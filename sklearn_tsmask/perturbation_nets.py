@@ -21,16 +21,11 @@ __all__ = [
     "make_perturbation_net",
     "check_perturbation_spec",
     "check_perturbation_net",
-    "start_from_fitted",
-    "check_warm_start_mode",
-    "WARM_START_MODES",
     "PERTURBATION_NETS",
 ]
 
 #: Names accepted by :func:`make_perturbation_net` (besides a module or a factory).
 PERTURBATION_NETS = ("zeros", "gru", "bigru")
-#: What ``transform`` does with a network trained by ``fit`` (see :func:`start_from_fitted`).
-WARM_START_MODES = ("fine_tune", "frozen")
 
 
 class RecurrentPerturbation(nn.Module):
@@ -237,75 +232,3 @@ def check_perturbation_net(net, x):
         raise ValueError("the perturbation network returned NaN or infinite values.")
     if not any(p.requires_grad for p in net.parameters()):
         raise ValueError("the perturbation network has no trainable parameters; use perturbation='zeros' for NN(x) = 0.")
-
-
-def start_from_fitted(net, x, mode):
-    """What a ``transform`` batch optimises, starting from a network trained by ``fit``.
-
-    Parameters
-    ----------
-    net : torch.nn.Module or None
-        The fitted network (None: no network).
-    x : torch.Tensor of shape (B, C, T)
-        The batch's series.
-    mode : {"fine_tune", "frozen"}
-        ``"fine_tune"``: a trainable copy in train mode (the fitted network is
-        left as it is, so every batch starts from the same weights).
-        ``"frozen"``: no module, only its output on ``x``, computed once.
-
-    Returns
-    -------
-    module : torch.nn.Module or None
-        The copy to train with the masks (``"fine_tune"``), else None.
-    fixed_output : torch.Tensor or None
-        ``net(x)`` without gradient (``"frozen"``), else None.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from sklearn_tsmask.perturbation_nets import make_perturbation_net, start_from_fitted
-    >>> fitted = make_perturbation_net("gru", 2, random_state=0)
-    >>> x = torch.randn(3, 2, 8)
-    >>> module, output = start_from_fitted(fitted, x, "fine_tune")
-    >>> module is not fitted, output is None  # a trainable copy; the fitted net is left as it is
-    (True, True)
-    >>> module, output = start_from_fitted(fitted, x, "frozen")
-    >>> module is None, output.shape, output.requires_grad
-    (True, torch.Size([3, 2, 8]), False)
-    """
-    if net is None:
-        return None, None
-    if mode == "frozen":
-        with torch.no_grad():
-            return None, net(x)
-    module = copy.deepcopy(net).requires_grad_(True)
-    module.train()
-    return module, None
-
-
-def check_warm_start_mode(mode, name):
-    """Raise if ``mode`` (the hyper-parameter ``name``) is not one of :data:`WARM_START_MODES`.
-
-    Parameters
-    ----------
-    mode : object
-        The value to check.
-    name : str
-        The hyper-parameter's name, for the message.
-
-    Returns
-    -------
-    None
-        Returns only when the value is valid.
-
-    Examples
-    --------
-    >>> from sklearn_tsmask.perturbation_nets import check_warm_start_mode
-    >>> check_warm_start_mode("frozen", "transform_perturbation")
-    >>> check_warm_start_mode("warm", "transform_perturbation")
-    Traceback (most recent call last):
-    ...
-    ValueError: transform_perturbation must be one of ('fine_tune', 'frozen'), got 'warm'.
-    """
-    if mode not in WARM_START_MODES:
-        raise ValueError(f"{name} must be one of {WARM_START_MODES}, got {mode!r}.")

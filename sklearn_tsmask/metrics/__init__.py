@@ -11,6 +11,7 @@ from ._fidelity_scorers import (
     neg_sufficiency_scorer,
 )
 from ._ground_truth import auprc, auroc, aup, aur, entropy, information
+from ._scoring import FIDELITY_SCORING, SALIENCY_SCORING, MaskScoring, make_scoring
 from ._scorers import (
     SALIENCY_SCORERS,
     auprc_scorer,
@@ -49,4 +50,8 @@ __all__ = [
     "fidelity_cross_entropy_scorer",
     "neg_log_odds_scorer",
     "FIDELITY_SCORERS",
+    "make_scoring",
+    "MaskScoring",
+    "SALIENCY_SCORING",
+    "FIDELITY_SCORING",
 ]

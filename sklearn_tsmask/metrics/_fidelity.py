@@ -34,7 +34,8 @@ import numbers
 import numpy as np
 import torch
 
-from .._models import FrozenModel, check_model_kwargs, wrap_model
+from .._inputs import split_inputs
+from .._models import FrozenModel, check_model_inputs, wrap_model
 from .._panel import to_tensor
 from ..perturbations import moving_average
 from .._utils import check_scalar_in, resolve_device
@@ -52,9 +53,11 @@ _PARAMETERS_DOC = """\
         The black box, as the explainers accept it (a module is copied and
         put in eval mode; the user's object is never modified). The fitted
         ``model_`` of an explainer is used as it is, on its own device.
-    X : array-like or torch.Tensor of shape (n_instances, n_channels, n_timepoints)
+    X : array-like, torch.Tensor or WithInputs of shape (n_instances, n_channels, n_timepoints)
         The series; a 2D array ``(n_instances, n_timepoints)`` is a panel of
-        univariate series. Never modified.
+        univariate series. A model that needs per-series inputs besides the
+        series gets them from a :class:`~sklearn_tsmask.WithInputs` (never
+        perturbed). Never modified.
     masks : array-like or torch.Tensor of the shape of X
         Saliency masks (or any real-valued attributions): only the ranking of
         the entries of each series matters.
@@ -70,9 +73,6 @@ _PARAMETERS_DOC = """\
     model_layout : {"NCT", "NTC"}, default="NCT"
         Input layout the model expects (ignored for a ``FrozenModel``, which
         carries its own).
-    model_kwargs : dict of str to array-like, default=None
-        Per-sample inputs the model needs besides the series (first axis
-        ``n_instances``), passed as keyword arguments and never perturbed.
     output : {"logits", "proba"}, default="logits"
         What the model returns on its last axis: class scores turned into
         probabilities by a softmax, or probabilities used as they are (they
@@ -189,10 +189,11 @@ def _top_k_selection(masks, k):
     return selected.reshape(masks.shape)
 
 
-def _fidelity(metric, model, X, masks, *, top_fraction, baseline, model_layout, model_kwargs, output, reduction,
+def _fidelity(metric, model, X, masks, *, top_fraction, baseline, model_layout, output, reduction,
               batch_size, device):
     """Per-series values of ``metric`` (reduced as asked)."""
     top_fraction = _check_options(top_fraction, baseline, output, reduction, batch_size)
+    X, inputs = split_inputs(X)
     if isinstance(model, FrozenModel):
         frozen = model
     else:
@@ -207,7 +208,7 @@ def _fidelity(metric, model, X, masks, *, top_fraction, baseline, model_layout, 
         )
     n, n_channels, n_timepoints = x.shape
     k = _n_top(top_fraction, n_channels * n_timepoints)
-    kwargs = check_model_kwargs(model_kwargs, n, frozen.device)
+    kwargs = check_model_inputs(inputs, n, frozen.device)
     keep_top = metric == "sufficiency"
 
     values = []
@@ -256,7 +257,6 @@ def comprehensiveness(
     top_fraction=0.2,
     baseline="average",
     model_layout="NCT",
-    model_kwargs=None,
     output="logits",
     reduction="mean",
     batch_size=256,
@@ -301,7 +301,7 @@ def comprehensiveness(
     """
     return _fidelity(
         "comprehensiveness", model, X, masks, top_fraction=top_fraction, baseline=baseline,
-        model_layout=model_layout, model_kwargs=model_kwargs, output=output, reduction=reduction,
+        model_layout=model_layout, output=output, reduction=reduction,
         batch_size=batch_size, device=device,
     )
 
@@ -315,7 +315,6 @@ def sufficiency(
     top_fraction=0.2,
     baseline="average",
     model_layout="NCT",
-    model_kwargs=None,
     output="logits",
     reduction="mean",
     batch_size=256,
@@ -360,7 +359,7 @@ def sufficiency(
     """
     return _fidelity(
         "sufficiency", model, X, masks, top_fraction=top_fraction, baseline=baseline,
-        model_layout=model_layout, model_kwargs=model_kwargs, output=output, reduction=reduction,
+        model_layout=model_layout, output=output, reduction=reduction,
         batch_size=batch_size, device=device,
     )
 
@@ -374,7 +373,6 @@ def fidelity_accuracy(
     top_fraction=0.2,
     baseline="average",
     model_layout="NCT",
-    model_kwargs=None,
     output="logits",
     reduction="mean",
     batch_size=256,
@@ -412,7 +410,7 @@ def fidelity_accuracy(
     """
     return _fidelity(
         "accuracy", model, X, masks, top_fraction=top_fraction, baseline=baseline,
-        model_layout=model_layout, model_kwargs=model_kwargs, output=output, reduction=reduction,
+        model_layout=model_layout, output=output, reduction=reduction,
         batch_size=batch_size, device=device,
     )
 
@@ -426,7 +424,6 @@ def fidelity_cross_entropy(
     top_fraction=0.2,
     baseline="average",
     model_layout="NCT",
-    model_kwargs=None,
     output="logits",
     reduction="mean",
     batch_size=256,
@@ -465,7 +462,7 @@ def fidelity_cross_entropy(
     """
     return _fidelity(
         "cross_entropy", model, X, masks, top_fraction=top_fraction, baseline=baseline,
-        model_layout=model_layout, model_kwargs=model_kwargs, output=output, reduction=reduction,
+        model_layout=model_layout, output=output, reduction=reduction,
         batch_size=batch_size, device=device,
     )
 
@@ -479,7 +476,6 @@ def log_odds(
     top_fraction=0.2,
     baseline="average",
     model_layout="NCT",
-    model_kwargs=None,
     output="logits",
     reduction="mean",
     batch_size=256,
@@ -522,6 +518,6 @@ def log_odds(
     """
     return _fidelity(
         "log_odds", model, X, masks, top_fraction=top_fraction, baseline=baseline,
-        model_layout=model_layout, model_kwargs=model_kwargs, output=output, reduction=reduction,
+        model_layout=model_layout, output=output, reduction=reduction,
         batch_size=batch_size, device=device,
     )

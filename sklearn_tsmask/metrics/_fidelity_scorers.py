@@ -53,6 +53,10 @@ class _FidelityScorer:
 
     def __call__(self, estimator, X, y=None):
         masks = estimator.transform(X)  # NotFittedError for an unfitted explainer
+        return self._score_masks(estimator, X, y, masks)
+
+    def _score_masks(self, estimator, X, y, masks):
+        """The score of masks already computed for ``X``."""
         model = getattr(estimator, "model_", None)
         if model is None:
             raise TypeError(
@@ -120,7 +124,7 @@ def make_fidelity_scorer(metric, *, greater_is_better=None, **metric_kwargs):
     >>> def model(x):  # logits (N, 2) = (x[:, 0, 0], 0): only x[0, 0] matters
     ...     return torch.stack([x[:, 0, 0], torch.zeros(len(x))], dim=-1)
     >>> X = np.random.RandomState(0).randn(4, 2, 2) + 2.0
-    >>> explainer = DynaMask(area=0.25, n_epochs=50, perturbation="fade_reference", device="cpu",
+    >>> explainer = DynaMask(area=0.25, max_iter=50, perturbation="fade_reference", device="cpu",
     ...                      random_state=0).fit(X, model)
     >>> explainer.transform(X)[:, 0, 0].round(2)  # the masks find x[0, 0]
     array([1., 1., 1., 1.])
@@ -164,7 +168,8 @@ neg_fidelity_accuracy_scorer = make_fidelity_scorer(fidelity_accuracy)
 fidelity_cross_entropy_scorer = make_fidelity_scorer(fidelity_cross_entropy)
 neg_log_odds_scorer = make_fidelity_scorer(log_odds)
 
-#: Scorers without ground truth by name, for ``GridSearchCV(scoring=FIDELITY_SCORERS, refit="comprehensiveness")``.
+#: Scorers without ground truth by name. Each computes its own masks: for several metrics of one
+#: search use :data:`FIDELITY_SCORING` (or :func:`make_scoring`), which computes them once.
 FIDELITY_SCORERS = {
     "comprehensiveness": comprehensiveness_scorer,
     "neg_sufficiency": neg_sufficiency_scorer,

@@ -37,7 +37,15 @@ class _SaliencyScorer:
                 f"{self!r} needs the true saliency of X passed as y, e.g. "
                 "GridSearchCV(explainer, param_grid, scoring=...).fit(X, true_saliency, model=net)."
             )
-        masks = estimator.transform(X)
+        return self._score_masks(estimator, X, y, estimator.transform(X))
+
+    def _score_masks(self, estimator, X, y, masks):
+        """The score of masks already computed for ``X``."""
+        if y is None:
+            raise ValueError(
+                f"{self!r} needs the true saliency of X passed as y, e.g. "
+                "GridSearchCV(explainer, param_grid, scoring=...).fit(X, true_saliency, model=net)."
+            )
         return self._sign * self._metric(y, masks, **self._kwargs)
 
     def __repr__(self):
@@ -102,7 +110,8 @@ neg_entropy_scorer = make_saliency_scorer(entropy, greater_is_better=False, redu
 auroc_scorer = make_saliency_scorer(auroc)
 auprc_scorer = make_saliency_scorer(auprc)
 
-#: Ground-truth scorers by name, for ``GridSearchCV(scoring=SALIENCY_SCORERS, refit="aup")``.
+#: Ground-truth scorers by name. Each computes its own masks: for several metrics of one search
+#: use :data:`SALIENCY_SCORING` (or :func:`make_scoring`), which computes them once.
 SALIENCY_SCORERS = {
     "aup": aup_scorer,
     "aur": aur_scorer,

@@ -1,0 +1,112 @@
+"""One scoring object for several metrics: the masks are computed once per evaluation.
+
+``GridSearchCV`` calls each scorer of a dict separately, and each of ours
+calls ``explainer.transform(X)``, which optimises the masks: a dict of four
+scorers optimises the masks of every test fold four times. A
+:class:`MaskScoring` is one callable that optimises them once and returns
+every metric in a dict, which scikit-learn takes as multi-metric scoring
+(``GridSearchCV(explainer, grid, scoring=SALIENCY_SCORING, refit="aup")``).
+"""
+
+from ._fidelity_scorers import FIDELITY_SCORERS, _FidelityScorer
+from ._scorers import SALIENCY_SCORERS, _SaliencyScorer
+
+__all__ = ["MaskScoring", "make_scoring", "SALIENCY_SCORING", "FIDELITY_SCORING"]
+
+_NAMED = {**SALIENCY_SCORERS, **FIDELITY_SCORERS}
+
+
+class MaskScoring:
+    """Several mask scores from one ``transform``: a callable ``(explainer, X, y=None) -> dict``.
+
+    Built by :func:`make_scoring`.
+
+    Parameters
+    ----------
+    scorers : dict of str to scorer
+        Scorers of this package (from :func:`make_saliency_scorer` or
+        :func:`make_fidelity_scorer`), by the name the search reports.
+    """
+
+    def __init__(self, scorers):
+        self.scorers = dict(scorers)
+
+    def __call__(self, estimator, X, y=None):
+        masks = estimator.transform(X)
+        return {name: float(scorer._score_masks(estimator, X, y, masks)) for name, scorer in self.scorers.items()}
+
+    def __repr__(self):
+        return f"make_scoring({list(self.scorers)})"
+
+
+def make_scoring(scorers):
+    """Make one scoring callable that computes the masks once and returns several metrics.
+
+    Parameters
+    ----------
+    scorers : list of str or dict of str to scorer
+        Names among ``"aup"``, ``"aur"``, ``"information"``,
+        ``"neg_entropy"``, ``"auroc"``, ``"auprc"`` (ground truth: the
+        search's ``y`` is the true saliency) and ``"comprehensiveness"``,
+        ``"neg_sufficiency"``, ``"neg_fidelity_accuracy"``,
+        ``"fidelity_cross_entropy"``, ``"neg_log_odds"`` (no ground truth),
+        or a dict from the names to report to scorers made by
+        :func:`make_saliency_scorer` / :func:`make_fidelity_scorer` (or to
+        those names).
+
+    Returns
+    -------
+    scoring : MaskScoring
+        ``scoring(explainer, X, y=None)`` returns ``{name: score}`` from one
+        ``explainer.transform(X)``. Pass it as ``scoring=`` of
+        ``GridSearchCV``, ``RandomizedSearchCV`` or ``cross_validate``, with
+        ``refit=`` one of the names.
+
+    Raises
+    ------
+    ValueError
+        If a name is unknown or no scorer is given.
+    TypeError
+        If a value is not a scorer of this package.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.preprocessing import FunctionTransformer
+    >>> from sklearn_tsmask.metrics import make_scoring
+    >>> scoring = make_scoring(["aup", "aur"])
+    >>> scoring
+    make_scoring(['aup', 'aur'])
+    >>> explainer = FunctionTransformer(np.abs)  # masks = |X|
+    >>> X = np.array([[[0.0, 0.9, 0.1, 0.0]]])
+    >>> true_saliency = np.array([[[0, 1, 0, 0]]])
+    >>> {k: round(v, 3) for k, v in scoring(explainer, X, true_saliency).items()}
+    {'aup': 0.611, 'aur': 0.611}
+    """
+    if isinstance(scorers, str):
+        scorers = [scorers]
+    if not isinstance(scorers, dict):
+        scorers = {name: name for name in scorers}
+    if not scorers:
+        raise ValueError("make_scoring needs at least one scorer.")
+    resolved = {}
+    for name, scorer in scorers.items():
+        if isinstance(scorer, str):
+            if scorer not in _NAMED:
+                raise ValueError(f"Unknown scorer name {scorer!r}; expected one of {sorted(_NAMED)}.")
+            scorer = _NAMED[scorer]
+        if not isinstance(scorer, (_SaliencyScorer, _FidelityScorer)):
+            raise TypeError(
+                f"{name!r}: expected a scorer made by make_saliency_scorer or make_fidelity_scorer, or a scorer "
+                f"name; got {type(scorer).__name__} (a scorer that computes its own masks cannot share them)."
+            )
+        resolved[str(name)] = scorer
+    return MaskScoring(resolved)
+
+
+#: Every ground-truth metric from one ``transform``:
+#: ``GridSearchCV(explainer, grid, scoring=SALIENCY_SCORING, refit="aup").fit(X, true_saliency, model=net)``.
+SALIENCY_SCORING = make_scoring(list(SALIENCY_SCORERS))
+#: Every fidelity metric (no ground truth) from one ``transform``:
+#: ``GridSearchCV(explainer, grid, scoring=FIDELITY_SCORING, refit="comprehensiveness").fit(X, model=net)``.
+FIDELITY_SCORING = make_scoring(list(FIDELITY_SCORERS))
