@@ -2,8 +2,9 @@
 
 These are not explainers of the package: they live with the benchmarks and need
 the optional extra ``captum`` (``pip install "sklearn-tsmask[captum]"``). Each
-one has the small interface the runner uses, ``fit_transform(X, model=...,
-model_kwargs=...)`` returning non-negative saliency shaped like ``X``, plus
+one has the small interface the runner uses, ``fit_transform(X, model=...)``
+(``X`` an array or a :class:`~sklearn_tsmask.WithInputs` carrying the model's
+per-series inputs) returning non-negative saliency shaped like the series, plus
 ``device_``.
 
 What is attributed: captum needs one scalar per series. Both baselines explain
@@ -20,6 +21,7 @@ step). Saliency is the absolute value of the attribution.
 import numpy as np
 import torch
 
+from sklearn_tsmask import WithInputs
 from sklearn_tsmask._models import wrap_model
 from sklearn_tsmask._panel import to_tensor
 from sklearn_tsmask._utils import resolve_device
@@ -65,14 +67,15 @@ class _CaptumBaseline:
     def _attribute(self, target, x, classes, extra):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def fit_transform(self, X, y=None, *, model=None, model_kwargs=None):
+    def fit_transform(self, X, y=None, *, model=None):
         if not captum_available():
             raise ImportError('the captum baselines need captum: pip install "sklearn-tsmask[captum]"')
+        series, inputs = (X.X, X.inputs) if isinstance(X, WithInputs) else (X, {})
         self.device_ = resolve_device(self.device)
         frozen = wrap_model(model if model is not None else y, device=self.device_)
-        x, _ = to_tensor(X, dtype=frozen.dtype, device=self.device_)
-        names = sorted(model_kwargs or {})
-        values = [torch.as_tensor(np.asarray(model_kwargs[k]), device=self.device_) for k in names]
+        x, _ = to_tensor(series, dtype=frozen.dtype, device=self.device_)
+        names = sorted(inputs)
+        values = [torch.as_tensor(np.asarray(inputs[k]), device=self.device_) for k in names]
         target = _ScalarTarget(frozen, names, self.task)
         out = []
         with frozen.context():

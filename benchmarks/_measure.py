@@ -2,7 +2,7 @@
 
 The floor is what any perturbation-mask method must pay: per optimisation
 step, one forward and one backward pass of the frozen black box on the same
-batch (the same number of rows: series × variants). The ratio of the
+batch (the same number of rows: series × masks per series). The ratio of the
 explainer's seconds to the floor's is the efficiency figure.
 """
 
@@ -12,7 +12,8 @@ import time
 
 import torch
 
-from sklearn_tsmask._models import check_model_kwargs
+from sklearn_tsmask import WithInputs
+from sklearn_tsmask._models import check_model_inputs
 from sklearn_tsmask._panel import to_tensor
 
 
@@ -87,7 +88,7 @@ class PeakMemory:
         return False
 
 
-def _forward_backward_seconds(model, x, model_kwargs, reps):
+def _forward_backward_seconds(model, x, inputs, reps):
     """Median seconds of one forward + backward of ``model`` on ``x`` (input gradient)."""
     x = x.detach().clone().requires_grad_(True)
     times = []
@@ -95,7 +96,7 @@ def _forward_backward_seconds(model, x, model_kwargs, reps):
         for i in range(reps + 2):
             _sync(x.device)
             start = time.perf_counter()
-            out = model(x, **model_kwargs)
+            out = model(x, **inputs)
             (grad,) = torch.autograd.grad(out.float().pow(2).mean(), x)
             _sync(x.device)
             if i >= 2:  # warm-up
@@ -103,18 +104,20 @@ def _forward_backward_seconds(model, x, model_kwargs, reps):
     return statistics.median(times)
 
 
-def floor_seconds(explainer, X, model_kwargs=None, reps=5):
+def floor_seconds(explainer, X, n_iter, reps=5):
     """Seconds of the explainer's optimisation steps as bare forward+backward passes.
 
     Parameters
     ----------
     explainer : fitted BaseMaskExplainer
-        Gives the frozen model, the device, the batch structure (series per
-        batch, variants per series) and the number of epochs run (``n_iter_``).
-    X : array-like (N, C, T)
-        The explained series.
-    model_kwargs : dict or None
-        Per-series model inputs.
+        Gives the frozen model, the device and the batch structure (series
+        per batch, masks per series).
+    X : array-like (N, C, T) or WithInputs
+        The explained series (with the model's per-series inputs, if any).
+    n_iter : int
+        Steps the optimisation ran: the most over batches, as a stopping rule
+        may end a batch before ``max_iter`` (``explain(X).n_iter``, or
+        ``n_iter_`` after the fit of a method that trains networks).
     reps : int
         Timed repetitions per distinct batch size (median taken).
 
@@ -125,15 +128,57 @@ def floor_seconds(explainer, X, model_kwargs=None, reps=5):
     per_step : float
         Floor seconds of one step on a full batch.
     """
-    x, _ = to_tensor(X, dtype=explainer.model_.dtype, device=explainer.device_)
-    kwargs = check_model_kwargs(model_kwargs, x.shape[0], explainer.device_)
-    n, rows, V = x.shape[0], explainer._batch_rows(x), explainer._n_variants()
+    series, inputs = (X.X, X.inputs) if isinstance(X, WithInputs) else (X, {})
+    x, _ = to_tensor(series, dtype=explainer.model_.dtype, device=explainer.device_)
+    kwargs = check_model_inputs(inputs, x.shape[0], explainer.device_)
+    n, rows, V = x.shape[0], explainer._batch_rows(x), explainer._masks_per_series()
     sizes = [rows] * (n // rows) + ([n % rows] if n % rows else [])
     per_size = {}
     for b in sorted(set(sizes)):
         xb = x[:b].repeat_interleave(V, dim=0)
         kb = {k: v[:b].repeat_interleave(V, dim=0) for k, v in kwargs.items()}
         per_size[b] = _forward_backward_seconds(explainer.model_, xb, kb, reps)
-    # epochs actually run (a stopping rule may end before n_epochs; n_iter_ is the most over batches)
-    total = sum(per_size[b] for b in sizes) * getattr(explainer, "n_iter_", explainer.n_epochs)
+    total = sum(per_size[b] for b in sizes) * int(n_iter)
     return total, per_size[rows]
+
+
+def explain_once(explainer, X, model):
+    """Fit ``explainer`` and explain ``X``, optimising each series' masks exactly once.
+
+    The committed figures time one optimisation per series (before the fit /
+    transform contract's second cut, ``fit_transform`` ran it once and cached
+    it); this keeps that, for every explainer alike, with the new contract:
+
+    - methods that train networks in ``fit`` (ExtremalMask, ContraLSP: their
+      ``_fitted_networks``) optimise the masks of the fitted series jointly
+      with the networks there, so ``fit_transform`` returns those masks and
+      ``n_iter_`` holds the steps run (``transform`` / ``explain`` would
+      optimise a second time);
+    - the others (DynaMask) optimise nothing in ``fit``, so
+      ``fit(X).explain(X)`` optimises once and returns the steps run
+      (``n_iter``) and the per-series diagnostics (DynaMask's ``area``).
+
+    Parameters
+    ----------
+    explainer : BaseMaskExplainer
+        Unfitted (or to be refitted) explainer.
+    X : array-like (N, C, T) or WithInputs
+        The series (with the model's per-series inputs, if any).
+    model : object
+        The black box.
+
+    Returns
+    -------
+    explanation : sklearn.utils.Bunch
+        ``masks`` (shaped like the series), ``n_iter`` (the most steps a batch
+        ran) and, for explainers that optimise in ``explain``, its per-series
+        arrays (``error``, DynaMask's ``area`` and ``error_by_area``).
+    """
+    from sklearn.utils import Bunch
+
+    if type(explainer)._fitted_networks:
+        masks = explainer.fit_transform(X, model=model)
+        return Bunch(masks=masks, n_iter=int(explainer.n_iter_))
+    explanation = explainer.fit(X, model=model).explain(X)
+    explanation.n_iter = int(explanation.n_iter)
+    return explanation

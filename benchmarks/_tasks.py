@@ -2,7 +2,9 @@
 
 Each benchmark is loaded as a :class:`Task` holding the series to explain, their
 true saliency, the black box, and the per-series model inputs it needs (group
-ids of the DiffGroups white boxes). The GRU black boxes of State and
+ids of the DiffGroups white boxes); ``Task.panel`` is what the explainers take:
+the series, bundled with those inputs in a :class:`~sklearn_tsmask.WithInputs`
+where there are any. The GRU black boxes of State and
 Switch-Feature are trained once per seed and cached in ``benchmarks/_cache``.
 """
 
@@ -42,8 +44,19 @@ class Task:
     X: np.ndarray
     true_saliency: np.ndarray
     model: object
-    model_kwargs: dict = field(default_factory=dict)
+    #: per-series model inputs besides the series (name -> array with one row per series), {} when none
+    inputs: dict = field(default_factory=dict)
     info: dict = field(default_factory=dict)
+
+    @property
+    def panel(self):
+        """The series as the explainers take them: ``WithInputs(X, **inputs)``, or ``X`` when there are no inputs.
+
+        Sliced like an array (``task.panel[:2]``), the inputs with their series.
+        """
+        from sklearn_tsmask import WithInputs
+
+        return WithInputs(self.X, **self.inputs) if self.inputs else self.X
 
 
 def _rare(name, seed, n_samples):
@@ -52,8 +65,8 @@ def _rare(name, seed, n_samples):
     make = make_rare_feature if name.startswith("rare-feature") else make_rare_time
     diffgroups = name.endswith("diffgroups")
     X, truth, white_box, groups = make(n_samples=n_samples, diffgroups=diffgroups, return_groups=True, random_state=seed)
-    kwargs = {"groups": groups} if diffgroups else {}
-    return Task(name, X, truth, white_box, kwargs, {"model": "white box", "n_groups": int(white_box.salient.shape[0])})
+    inputs = {"groups": groups} if diffgroups else {}
+    return Task(name, X, truth, white_box, inputs, {"model": "white box", "n_groups": int(white_box.salient.shape[0])})
 
 
 def _hmm(name, seed, n_explain, device):

@@ -23,10 +23,9 @@ def main():
     for bench in ("rare-time", "state"):
         task = load_task(bench, 0, n_samples=100, n_explain=50, device="cpu")
         for contrastive in ("triplet", "l1_only"):
-            overrides = {"contrastive": contrastive, **({"n_epochs": 200} if bench == "state" else {})}
+            overrides = {"contrastive": contrastive, **({"max_iter": 200} if bench == "state" else {})}
             _, est, _ = make_explainer("contralsp", bench, overrides, "cpu", 0)
-            kwargs = {"model_kwargs": task.model_kwargs} if task.model_kwargs else {}
-            est.fit(task.X, model=task.model, **kwargs)
+            est.fit(task.panel, model=task.model)
             x = torch.as_tensor(np.asarray(task.X), dtype=torch.float32)
             with torch.no_grad():
                 xr = est.perturbation_net_(x)

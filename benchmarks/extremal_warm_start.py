@@ -7,12 +7,14 @@
 2. pretrain: the same fitted on ``n_pretrain`` *training* series (a one-off cost);
 3. warm: ``ExtremalMask(perturbation=pretrained.perturbation_net_)`` fitted on the
    same test series, i.e. the network warm-started and fine-tuned (what
-   ``transform`` does with ``transform_perturbation="fine_tune"``), with its loss
+   ``transform`` does with ``transform_networks="fine_tune"``), with its loss
    curve;
 4. ``transform`` of the test series by the pretrained explainer, fine-tuned and
    frozen, with the stopping rule ``tol``.
 
-Reports the epochs the warm start needs to reach the cold run's final loss,
+The fits are ``fit_transform`` (network and masks trained jointly, one
+optimisation; the masks are the fit's, ``loss_curve_`` its mean loss per series
+and step). Reports the epochs the warm start needs to reach the cold run's final loss,
 quality (AUP/AUR) and seconds, and appends a section to ``benchmarks/RESULTS.md``.
 """
 
@@ -53,7 +55,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n-explain", type=int, default=20)
     parser.add_argument("--n-pretrain", type=int, default=200)
-    parser.add_argument("--n-epochs", type=int, default=500)
+    parser.add_argument("--max-iter", "--n-epochs", dest="max_iter", type=int, default=500,
+                        help="optimisation steps (--n-epochs: the old spelling)")
     parser.add_argument("--learning-rate", type=float, default=0.01)
     parser.add_argument("--tol", type=float, default=1e-4)
     parser.add_argument("--device", default="auto")
@@ -68,22 +71,24 @@ def main(argv=None):
     )
     X, truth = data.X_test[: args.n_explain], data.true_saliency_test[: args.n_explain]
     X_pre = data.X_train[: args.n_pretrain]
-    settings = dict(n_epochs=args.n_epochs, learning_rate=args.learning_rate, device=device, random_state=args.seed)
+    settings = dict(max_iter=args.max_iter, learning_rate=args.learning_rate, device=device, random_state=args.seed)
 
-    ExtremalMask(**{**settings, "n_epochs": 3}).fit(X[:2], model)  # warm-up (allocator, kernels)
-    cold, t_cold = timed(lambda: ExtremalMask(**settings).fit(X, model))
+    ExtremalMask(**{**settings, "max_iter": 3}).fit(X[:2], model)  # warm-up (allocator, kernels)
+    cold = ExtremalMask(**settings)
+    cold_masks, t_cold = timed(lambda: cold.fit_transform(X, model))
     pre, t_pre = timed(lambda: ExtremalMask(**settings).fit(X_pre, model))
-    warm, t_warm = timed(lambda: ExtremalMask(perturbation=pre.perturbation_net_, **settings).fit(X, model))
+    warm = ExtremalMask(perturbation=pre.perturbation_net_, **settings)
+    warm_masks, t_warm = timed(lambda: warm.fit_transform(X, model))
 
-    target = cold.loss_history_[-1]
-    e_warm = first_epoch_at_or_below(warm.loss_history_, target)
+    target = cold.loss_curve_[-1]
+    e_warm = first_epoch_at_or_below(warm.loss_curve_, target)
     rows = [
-        ("cold fit (paper settings)", cold.masks_, t_cold, cold.n_iter_),
-        (f"warm fit (network pretrained on {args.n_pretrain} train series)", warm.masks_, t_warm, warm.n_iter_),
+        ("cold fit (paper settings)", cold_masks, t_cold, cold.n_iter_),
+        (f"warm fit (network pretrained on {args.n_pretrain} train series)", warm_masks, t_warm, warm.n_iter_),
     ]
     for mode in ("fine_tune", "frozen"):
         for tol in (None, args.tol):
-            pre.set_params(transform_perturbation=mode, tol=tol)  # transform-time settings
+            pre.set_params(transform_networks=mode, tol=tol)  # transform-time settings
             masks, t = timed(lambda: pre.transform(X))
             label = f"transform, network {mode.replace('_', '-')}" + ("" if tol is None else f", tol={tol}")
             rows.append((label, masks, t, None))
@@ -96,11 +101,11 @@ def main(argv=None):
         f"- command: `python benchmarks/extremal_warm_start.py {' '.join(sys.argv[1:] if argv is None else argv)}`",
         f"- data: first {args.n_explain} State test series (seed {args.seed}); black box GRU(3→200), test accuracy "
         f"{report['test_accuracy']:.3f}; settings: bigru, λ_1 = λ_2 = 1, Adam lr {args.learning_rate}, "
-        f"{args.n_epochs} epochs",
+        f"{args.max_iter} epochs",
         f"- pretraining the network on {args.n_pretrain} training series (one-off): {t_pre:.1f} s",
         f"- cold fit final loss {target:.4f}; the warm start reaches it at epoch "
-        f"{e_warm if e_warm else f'> {args.n_epochs}'} of {args.n_epochs}"
-        + (f" ({args.n_epochs / e_warm:.1f}× fewer epochs)" if e_warm else ""),
+        f"{e_warm if e_warm else f'> {args.max_iter}'} of {args.max_iter}"
+        + (f" ({args.max_iter / e_warm:.1f}× fewer epochs)" if e_warm else ""),
         "",
         "| run | AUP | AUR | seconds | s / series | epochs |",
         "|---|---|---|---|---|---|",
@@ -110,10 +115,10 @@ def main(argv=None):
             f"| {label} | {aup(truth, masks):.3f} | {aur(truth, masks):.3f} | {t:.1f} | {t / len(X):.3f} | "
             f"{n_iter if n_iter is not None else '–'} |"
         )
-    checkpoints = [10, 25, 50, 100, 200, args.n_epochs]
+    checkpoints = [10, 25, 50, 100, 200, args.max_iter]
     lines += ["", "Mean loss per series at epoch: " + ", ".join(
-        f"{e}: cold {cold.loss_history_[e - 1]:.4f} / warm {warm.loss_history_[e - 1]:.4f}"
-        for e in checkpoints if e <= args.n_epochs)]
+        f"{e}: cold {cold.loss_curve_[e - 1]:.4f} / warm {warm.loss_curve_[e - 1]:.4f}"
+        for e in checkpoints if e <= min(len(cold.loss_curve_), len(warm.loss_curve_)))]
     text = "\n".join(lines) + "\n"
     print(text)
     if not args.no_save:

@@ -3,7 +3,7 @@
 Usage::
 
     python -m benchmarks --explainer dynamask --data state switch-feature --seeds 0 1 2
-    python -m benchmarks --explainer dynamask --data rare-feature --set n_epochs=500 --set "area=[0.03, 0.05]"
+    python -m benchmarks --explainer dynamask --data rare-feature --set max_iter=500 --set "area=[0.03, 0.05]"
     python -m benchmarks --explainer dynamask --data state --n-explain 20 --tint
 
 For every (benchmark, seed) it reports AUP, AUR, information, entropy, AUROC,
@@ -21,7 +21,6 @@ same data and model.
 import argparse
 import ast
 import datetime
-import importlib
 import json
 import os
 import platform
@@ -38,7 +37,8 @@ import sklearn_tsmask
 from sklearn_tsmask._utils import resolve_device
 from sklearn_tsmask.metrics import auprc, auroc, aup, aur, entropy, information
 
-from ._measure import PeakMemory, floor_seconds
+from ._baselines import IntegratedGradients, Occlusion
+from ._measure import PeakMemory, explain_once, floor_seconds
 from ._tasks import BENCHMARKS, MEASURED_REFERENCES, PAPER, load_task
 
 HERE = Path(__file__).resolve().parent
@@ -46,57 +46,48 @@ HERE = Path(__file__).resolve().parent
 _RARE_AREAS = [round(0.001 * k, 3) for k in range(1, 51)]
 _STATE_AREAS = [round(0.25 + 0.01 * k, 2) for k in range(10)]
 
-#: name -> (display name, "module:Class", {benchmark or family: default hyper-parameters}).
-#: The defaults are the papers' settings (SPEC §1-§3); a benchmark's own entry wins over its family's.
-EXPLAINERS = {
-    "dynamask": (
-        "DynaMask",
-        "sklearn_tsmask:DynaMask",
-        {
-            "rare": dict(area=_RARE_AREAS, sigma_max=1.0, lambda_area=1.0, lambda_area_growth=1000.0,
-                         lambda_time=0.0, n_epochs=1000, learning_rate=1.0, momentum=0.9),
-            "hmm": dict(area=_STATE_AREAS, sigma_max=1.0, lambda_area=0.1, lambda_area_growth=100.0,
-                        lambda_time=1.0, n_epochs=1000, learning_rate=1.0, momentum=0.9),
-        },
-    ),
-    "extremal_mask": (
-        "ExtremalMask",
-        "sklearn_tsmask:ExtremalMask",
-        {
-            "rare": dict(lambda_1=1.0, lambda_2=1.0, perturbation="bigru", n_epochs=2000, learning_rate=0.01),
-            "hmm": dict(lambda_1=1.0, lambda_2=1.0, perturbation="bigru", n_epochs=500, learning_rate=0.01),
-        },
-    ),
+def cli_name(cls):
+    """The runner's name of a library explainer: its module's name ("dynamask", "extremal_mask", "contralsp")."""
+    return cls.__module__.rsplit(".", 1)[-1]
+
+
+#: The library's explainers, CLI name -> class, from its one registry (``sklearn_tsmask.all_explainers``):
+#: a method added to the package runs here without being named in this file.
+LIBRARY_EXPLAINERS = {cli_name(cls): cls for _, cls in sklearn_tsmask.all_explainers()}
+#: captum baselines (optional extra ``captum``), for context; not mask explainers of the library.
+#: Explainers without an optimisation loop: no speed floor, no warm-up steps.
+BASELINES = {"integrated_gradients": IntegratedGradients, "occlusion": Occlusion}
+#: Every ``--explainer`` choice -> class.
+EXPLAINERS = {**LIBRARY_EXPLAINERS, **BASELINES}
+
+#: CLI name -> {benchmark or family: default hyper-parameters}, the papers' settings (SPEC §1-§3); a
+#: benchmark's own entry wins over its family's. A method without an entry runs with its defaults.
+PAPER_SETTINGS = {
+    "dynamask": {
+        "rare": dict(area=_RARE_AREAS, sigma_max=1.0, lambda_area=1.0, lambda_area_growth=1000.0,
+                     lambda_time=0.0, max_iter=1000, learning_rate=1.0, momentum=0.9),
+        "hmm": dict(area=_STATE_AREAS, sigma_max=1.0, lambda_area=0.1, lambda_area_growth=100.0,
+                    lambda_time=1.0, max_iter=1000, learning_rate=1.0, momentum=0.9),
+    },
+    "extremal_mask": {
+        "rare": dict(lambda_1=1.0, lambda_2=1.0, perturbation="bigru", max_iter=2000, learning_rate=0.01),
+        "hmm": dict(lambda_1=1.0, lambda_2=1.0, perturbation="bigru", max_iter=500, learning_rate=0.01),
+    },
     # ContraLSP's settings differ between State and Switch-Feature (paper Table 6): keyed by benchmark.
-    "contralsp": (
-        "ContraLSP",
-        "sklearn_tsmask:ContraLSP",
-        {
-            "rare": dict(alpha=0.1, beta=0.1, sigma=0.5, n_epochs=200, learning_rate=0.1, batch_size=None),
-            "state": dict(alpha=2.0, beta=1.0, sigma=0.5, n_epochs=500, learning_rate=0.01, batch_size=None),
-            "switch-feature": dict(alpha=1.0, beta=2.0, sigma=0.8, n_epochs=500, learning_rate=0.01,
-                                   batch_size=None),
-        },
-    ),
-    # captum baselines (optional extra ``captum``), for context; not mask explainers.
-    "integrated_gradients": (
-        "Integrated Gradients",
-        "benchmarks._baselines:IntegratedGradients",
-        {"rare": dict(task="regression"), "hmm": dict(task="classification")},
-    ),
-    "occlusion": (
-        "Occlusion",
-        "benchmarks._baselines:Occlusion",
-        {"rare": dict(task="regression"), "hmm": dict(task="classification")},
-    ),
+    "contralsp": {
+        "rare": dict(alpha=0.1, beta=0.1, sigma=0.5, max_iter=200, learning_rate=0.1, batch_size=None),
+        "state": dict(alpha=2.0, beta=1.0, sigma=0.5, max_iter=500, learning_rate=0.01, batch_size=None),
+        "switch-feature": dict(alpha=1.0, beta=2.0, sigma=0.8, max_iter=500, learning_rate=0.01,
+                               batch_size=None),
+    },
+    "integrated_gradients": {"rare": dict(task="regression"), "hmm": dict(task="classification")},
+    "occlusion": {"rare": dict(task="regression"), "hmm": dict(task="classification")},
 }
-#: Explainers without an optimisation loop: no speed floor, no warm-up epochs.
-BASELINES = ("integrated_gradients", "occlusion")
 #: Settings that beat the papers' where we measured it (benchmarks/RESULTS.md), per family.
 RECOMMENDED = {
     "dynamask": {
         "rare": {},
-        "hmm": dict(perturbation="fade_reference", baseline=0.0, loss="cross_entropy"),
+        "hmm": dict(perturbation="fade_reference", baseline=0.0, loss="log_loss"),
     },
     # State, 20 series (RESULTS.md): the best AUP/AUR trade-off of a λ_1 grid with cross-entropy;
     # lr 0.05 for 150 epochs gives what lr 0.01 gives in 500.
@@ -106,7 +97,7 @@ RECOMMENDED = {
         "rare": dict(perturbation="zeros", lambda_1=0.1),
         # NN(x) goes to ≈ 0 on the GRU benchmarks under λ_2 = 1: "zeros" gives the same masks at the floor
         # cost, and the stopping rule ends the fit at convergence (State, 20 series: 0.125 s per series).
-        "hmm": dict(loss="cross_entropy", lambda_1=0.5, learning_rate=0.05, n_epochs=150, perturbation="zeros",
+        "hmm": dict(loss="log_loss", lambda_1=0.5, learning_rate=0.05, max_iter=150, perturbation="zeros",
                     tol=1e-4),
     },
     # Rare data: less gate noise (σ 0.3 instead of the paper's 0.5) lets the gates of weakly salient
@@ -116,6 +107,13 @@ RECOMMENDED = {
         "hmm": {},
     },
 }
+_unknown = (set(PAPER_SETTINGS) | set(RECOMMENDED)) - set(EXPLAINERS)
+if _unknown:  # a renamed or removed explainer: its settings would silently stop applying
+    raise ImportError(f"settings for unknown explainers {sorted(_unknown)}; explainers: {sorted(EXPLAINERS)}")
+#: Hyper-parameters renamed by the library's second contract cut (old -> new), for --set's error message.
+RENAMED = {"n_epochs": "max_iter", "optimizer": "solver", "transform_perturbation": "transform_networks"}
+#: Values renamed by the same cut: (parameter, old value) -> new value.
+RENAMED_VALUES = {("loss", "mse"): "squared_error", ("loss", "cross_entropy"): "log_loss"}
 #: Our explainer name -> tint method name, for --tint.
 TINT_METHODS = {"dynamask": "dynamask", "extremal_mask": "extremal_mask"}
 #: tint settings per (method, family): the papers' settings where tint has the knob; tint's
@@ -168,15 +166,33 @@ def versions():
     }
 
 
+def display_name(name):
+    """The name in the reports: the class name of a library explainer ("DynaMask"), a baseline's ``name``."""
+    cls = EXPLAINERS[name]
+    return cls.name if name in BASELINES else cls.__name__
+
+
 def make_explainer(name, benchmark, overrides, device, seed, preset="paper"):
     """The explainer with the paper's settings for ``benchmark`` (or the recommended ones), then ``overrides``."""
-    display, path, defaults = EXPLAINERS[name]
-    module, cls = path.split(":")
+    cls = EXPLAINERS[name]
     fam = family(benchmark)
+    defaults = PAPER_SETTINGS.get(name, {})
     tuned = RECOMMENDED.get(name, {}).get(fam, {}) if preset == "recommended" else {}
-    base = defaults.get(benchmark, defaults.get(fam))
+    base = defaults.get(benchmark, defaults.get(fam, {}))
     params = {**base, **tuned, **overrides, "device": device, "random_state": seed}
-    return display, getattr(importlib.import_module(module), cls)(**params), params
+    if name in LIBRARY_EXPLAINERS:
+        known = cls().get_params()
+        unknown = [k for k in params if k not in known]
+        if unknown:
+            hints = [f"{k} is now {RENAMED[k]}" for k in unknown if k in RENAMED]
+            raise SystemExit(
+                f"{cls.__name__} has no hyper-parameter {', '.join(map(repr, unknown))}"
+                + (f" ({'; '.join(hints)})" if hints else "") + f"; it has: {', '.join(sorted(known))}"
+            )
+        for k, v in params.items():
+            if isinstance(v, str) and (k, v) in RENAMED_VALUES:
+                raise SystemExit(f"{cls.__name__}: {k}={v!r} is now {k}={RENAMED_VALUES[k, v]!r}")
+    return display_name(name), cls(**params), params
 
 
 def score(truth, masks):
@@ -193,19 +209,24 @@ def score(truth, masks):
 def run_one(args, name, benchmark, seed, overrides):
     task = load_task(benchmark, seed, n_samples=args.n_samples, n_explain=args.n_explain, device=args.device)
     display, explainer, params = make_explainer(name, benchmark, overrides, args.device, seed, args.preset)
-    fit_kwargs = {"model_kwargs": task.model_kwargs} if task.model_kwargs else {}
     device = resolve_device(args.device)
     with PeakMemory(device) as mem:
         _sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
         _sync()
         start = time.perf_counter()
-        masks = explainer.fit_transform(task.X, model=task.model, **fit_kwargs)
+        # exactly one optimisation per series, as in the committed figures (see explain_once)
+        if name in BASELINES:
+            explanation = {"masks": explainer.fit_transform(task.panel, model=task.model)}
+        else:
+            explanation = explain_once(explainer, task.panel, task.model)
         _sync()
         seconds = time.perf_counter() - start
+    masks = explanation["masks"]
     if name in BASELINES:
-        floor = floor_step = None
+        floor = floor_step = n_iter = None
     else:
-        floor, floor_step = floor_seconds(explainer, task.X, task.model_kwargs or None)
+        n_iter = explanation["n_iter"]
+        floor, floor_step = floor_seconds(explainer, task.panel, n_iter)
     rec = {
         "benchmark": benchmark,
         "explainer": display,
@@ -219,11 +240,12 @@ def run_one(args, name, benchmark, seed, overrides):
         "floor_seconds": floor,
         "floor_seconds_per_step": floor_step,
         "floor_ratio": None if floor is None else seconds / floor,
+        "n_iter": n_iter,
         "params": {k: v for k, v in params.items() if k not in ("device", "random_state")},
         **{f"task_{k}": v for k, v in task.info.items()},
     }
-    if hasattr(explainer, "area_"):
-        rec["chosen_area_median"] = float(np.median(explainer.area_))
+    if "area" in explanation:  # DynaMask: the area chosen per series
+        rec["chosen_area_median"] = float(np.median(explanation["area"]))
     print(
         f"[{benchmark} seed {seed}] {display}: AUP {rec['aup']:.3f} AUR {rec['aur']:.3f} "
         f"{seconds:.1f} s ({rec['seconds_per_series']:.3f} s/series), "
@@ -245,7 +267,7 @@ def run_tint(args, name, task, ours):
         return {"error": f"bridge missing: {exc}"}
     if not tint_available():
         return {"error": "tint venv not set up (bash benchmarks/tint_bridge/setup_venv.sh)"}
-    if task.model_kwargs:
+    if task.inputs:
         return {"error": "tint cannot pass per-series model inputs (group ids)"}
     method = TINT_METHODS[name]
     settings = TINT_SETTINGS.get((method, family(task.name)), {})
@@ -343,10 +365,11 @@ def warm_up(args, overrides):
     """A few steps on two series first, so that start-up costs (kernel loading, allocator,
     cuDNN handles) are not charged to the first measured run."""
     task = load_task(args.data[0], args.seeds[0], n_samples=args.n_samples, n_explain=2, device=args.device)
-    short = {} if args.explainer in BASELINES else {"n_epochs": 3}
-    _, explainer, _ = make_explainer(args.explainer, args.data[0], {**overrides, **short}, args.device, 0, args.preset)
-    kwargs = {"model_kwargs": {k: v[:2] for k, v in task.model_kwargs.items()}} if task.model_kwargs else {}
-    explainer.fit_transform(task.X[:2], model=task.model, **kwargs)
+    _, explainer, _ = make_explainer(args.explainer, args.data[0], overrides, args.device, 0, args.preset)
+    if args.explainer in BASELINES:
+        explainer.fit_transform(task.panel[:2], model=task.model)
+    else:
+        explain_once(explainer.set_params(max_iter=3), task.panel[:2], task.model)
 
 
 def parse_overrides(pairs):
@@ -364,7 +387,9 @@ def parse_overrides(pairs):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--explainer", choices=sorted(EXPLAINERS), default="dynamask")
+    parser.add_argument("--explainer", choices=sorted(EXPLAINERS), default="dynamask",
+                        help="the library's explainers (sklearn_tsmask.all_explainers(), by module name) "
+                             "and the captum baselines")
     parser.add_argument("--data", nargs="+", choices=BENCHMARKS, default=list(BENCHMARKS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--preset", choices=["paper", "recommended"], default="paper",

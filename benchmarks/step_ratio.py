@@ -6,8 +6,9 @@ The suite's floor ratio divides a whole run (hundreds of seconds) by a floor
 timed once afterwards in a few seconds; on a shared machine whose speed drifts
 by 10-20 % from minute to minute, that ratio moves by as much (Switch-Feature,
 ExtremalMask: 1.22 and 1.42 for two identical 84.8 s runs). Here the two are
-interleaved: each repetition fits the explainer with ``--short`` and
-``--long`` epochs (the difference isolates the per-step time from the set-up:
+interleaved: each repetition explains the series once (fit + one optimisation
+per series, as the suite does) with ``--short`` and ``--long`` steps
+(``max_iter``; the difference isolates the per-step time from the set-up:
 probe, target, network construction, masks returned) and times the floor (one
 forward and one backward of the black box alone on the same batch) right
 after. Reports every repetition and the median ratio, and appends a section to
@@ -27,23 +28,22 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from benchmarks._measure import floor_seconds  # noqa: E402
+from benchmarks._measure import explain_once, floor_seconds  # noqa: E402
 from benchmarks._tasks import load_task  # noqa: E402
-from benchmarks.run import machine, make_explainer, parse_overrides, versions  # noqa: E402
+from benchmarks.run import LIBRARY_EXPLAINERS, machine, make_explainer, parse_overrides, versions  # noqa: E402
 from sklearn_tsmask._utils import resolve_device  # noqa: E402
 
 
-def fit_seconds(explainer, task, n_epochs):
-    explainer.set_params(n_epochs=n_epochs)
-    if hasattr(explainer, "tol"):
-        explainer.set_params(tol=None)
-    kwargs = {"model_kwargs": task.model_kwargs} if task.model_kwargs else {}
+def fit_seconds(explainer, task, max_iter):
+    """Seconds of one optimisation of every series with ``max_iter`` steps (no stopping rule), and its steps."""
+    explainer.set_params(max_iter=max_iter, tol=None)
     device = resolve_device(explainer.device)
     start = time.perf_counter()
-    explainer.fit(task.X, model=task.model, **kwargs)
+    # fit_transform for the methods that train networks in fit, fit + explain for DynaMask: one optimisation
+    explanation = explain_once(explainer, task.panel, task.model)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, explanation.n_iter
 
 
 def measure(args, benchmark):
@@ -52,10 +52,10 @@ def measure(args, benchmark):
     fit_seconds(explainer, task, 2)  # warm-up: allocator, thread pool, cached black box
     rows = []
     for _ in range(args.reps):
-        short = fit_seconds(explainer, task, args.short)
-        long = fit_seconds(explainer, task, args.long)
+        short, _ = fit_seconds(explainer, task, args.short)
+        long, n_iter = fit_seconds(explainer, task, args.long)
         step = (long - short) / (args.long - args.short)
-        _, floor = floor_seconds(explainer, task.X, task.model_kwargs or None, reps=9)
+        _, floor = floor_seconds(explainer, task.panel, n_iter, reps=9)
         rows.append((step, floor, step / floor))
         print(f"[{benchmark}] {display}: step {step * 1e3:.1f} ms, floor {floor * 1e3:.1f} ms, ratio {step / floor:.2f}",
               flush=True)
@@ -64,7 +64,8 @@ def measure(args, benchmark):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--explainer", required=True, choices=["dynamask", "extremal_mask", "contralsp"])
+    parser.add_argument("--explainer", required=True, choices=sorted(LIBRARY_EXPLAINERS),
+                        help="a library explainer (sklearn_tsmask.all_explainers(), by module name)")
     parser.add_argument("--data", nargs="+", default=["state", "switch-feature"])
     parser.add_argument("--n-explain", type=int, default=None, help="State/Switch test series (default all 200)")
     parser.add_argument("--short", type=int, default=10)
@@ -80,7 +81,7 @@ def main(argv=None):
         f"- machine: {machine(resolve_device(args.device))}",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()),
         f"- command: `python benchmarks/step_ratio.py {' '.join(argv if argv is not None else sys.argv[1:])}`",
-        f"- per step = (fit with {args.long} epochs − fit with {args.short}) / {args.long - args.short}; "
+        f"- per step = (explanation with {args.long} steps − with {args.short}) / {args.long - args.short}; "
         "floor = median of 9 forward+backward passes of the black box on the same batch, timed right after",
         "",
         "| benchmark | explainer | series | per step (ms) | floor (ms) | ratio per repetition | median ratio |",

@@ -1,6 +1,6 @@
 """Faithfulness of masks for a classifier without gradients: MiniRocket on BasicMotions.
 
-    python benchmarks/zeroth_order_basicmotions.py [--n-directions 16] [--n-epochs 200] [--n-explain 40]
+    python benchmarks/zeroth_order_basicmotions.py [--n-directions 16] [--max-iter 200] [--n-explain 40]
 
 Black box: sktime's ``MiniRocketMultivariate`` features → standardisation →
 logistic regression (graded probabilities; ``RocketClassifier``'s ridge head
@@ -42,7 +42,8 @@ def replace(X, order, k):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n-directions", type=int, default=16)
-    parser.add_argument("--n-epochs", type=int, default=200)
+    parser.add_argument("--max-iter", "--n-epochs", dest="max_iter", type=int, default=200,
+                        help="optimisation steps (--n-epochs: the old spelling)")
     parser.add_argument("--n-explain", type=int, default=40)
     parser.add_argument("--fraction", type=float, default=0.2)
     parser.add_argument("--no-save", action="store_true")
@@ -66,7 +67,7 @@ def main(argv=None):
     start = time.perf_counter()
     clf.predict_proba(X)
     seconds_per_call = (time.perf_counter() - start) / len(X)
-    explainer = ExtremalMask(perturbation="zeros", loss="cross_entropy", lambda_1=0.1, n_epochs=args.n_epochs,
+    explainer = ExtremalMask(perturbation="zeros", loss="log_loss", lambda_1=0.1, max_iter=args.max_iter,
                              learning_rate=0.05, random_state=0)
     black_box = ZerothOrderModel(clf, n_directions=args.n_directions, random_state=0)
     start = time.perf_counter()
@@ -86,7 +87,7 @@ def main(argv=None):
     )
     flipped_top = float(np.mean(clf.predict_proba(replace(X, top, k)).argmax(1) != target))
     line = (
-        f"| {len(X)} | {args.n_directions} | {args.n_epochs} | {p0[rows, target].mean():.3f} | {p_top.mean():.3f} | "
+        f"| {len(X)} | {args.n_directions} | {args.max_iter} | {p0[rows, target].mean():.3f} | {p_top.mean():.3f} | "
         f"{p_random.mean():.3f} | {flipped_top:.2f} | {seconds:.1f} ({seconds / len(X):.2f} per series) |"
     )
     text = "\n".join([
@@ -98,7 +99,7 @@ def main(argv=None):
         f"- command: `python benchmarks/zeroth_order_basicmotions.py {' '.join(argv if argv is not None else sys.argv[1:])}`",
         f"- black box: test accuracy {accuracy:.2f}; predict_proba {seconds_per_call * 1e3:.2f} ms per series; "
         f"a step costs 2q + 1 = {2 * args.n_directions + 1} calls per series",
-        f"- explainer: ExtremalMask(perturbation='zeros', loss='cross_entropy', lambda_1=0.1, lr 0.05) through "
+        f"- explainer: ExtremalMask(perturbation='zeros', loss='log_loss', lambda_1=0.1, lr 0.05) through "
         f"ZerothOrderModel; removal = top {args.fraction:.0%} entries replaced by the series' channel means",
         "",
         "| series | directions q | epochs | p(predicted class) | top removed | random removed (5 draws) | "

@@ -16,7 +16,7 @@ from sklearn.model_selection import GridSearchCV, KFold
 
 from sklearn_tsmask import DynaMask
 from sklearn_tsmask.datasets import make_rare_feature
-from sklearn_tsmask.metrics import SALIENCY_SCORERS, aup, aur
+from sklearn_tsmask.metrics import SALIENCY_SCORING, aup, aur
 from sklearn_tsmask.parallel import explain_in_chunks
 
 if __name__ == "__main__":  # worker processes re-import this file
@@ -25,8 +25,8 @@ if __name__ == "__main__":  # worker processes re-import this file
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             Client(cluster) as client:
         # 1. GridSearchCV over DynaMask's area, its fits and scores run on the workers
-        search = GridSearchCV(DynaMask(n_epochs=200, random_state=0), {"area": [0.02, 0.05, 0.1]},
-                              scoring=SALIENCY_SCORERS, refit="aur", cv=KFold(2), n_jobs=-1)
+        search = GridSearchCV(DynaMask(max_iter=200, random_state=0), {"area": [0.02, 0.05, 0.1]},
+                              scoring=SALIENCY_SCORING, refit="aur", cv=KFold(2), n_jobs=-1)
         start = time.perf_counter()
         with joblib.parallel_backend("dask"):
             search.fit(X[:16], true_saliency[:16], model=white_box)

@@ -30,7 +30,7 @@ print(f"MiniRocket + logistic regression test accuracy {np.mean(clf.predict(X_te
 
 X = X_test[::4]  # 10 series, one in four
 black_box = ZerothOrderModel(clf, n_directions=8, random_state=0)  # passing clf itself uses 16 directions
-explainer = ExtremalMask(perturbation="zeros", loss="cross_entropy", lambda_1=0.1, n_epochs=100,
+explainer = ExtremalMask(perturbation="zeros", loss="log_loss", lambda_1=0.1, max_iter=100,
                          learning_rate=0.05, random_state=0)
 start = time.perf_counter()
 masks = explainer.fit_transform(X, model=black_box)

@@ -42,7 +42,7 @@ net = NeuralNetClassifier(SmallCNN, criterion=nn.CrossEntropyLoss, max_epochs=60
 net.fit(X_train, labels.transform(y_train))
 print(f"skorch CNN test accuracy {np.mean(net.predict(X_test) == labels.transform(y_test)):.2f}")
 
-explainer = ContraLSP(model=FrozenEstimator(net), n_epochs=150, learning_rate=0.05, random_state=0)
+explainer = ContraLSP(model=FrozenEstimator(net), max_iter=150, learning_rate=0.05, random_state=0)
 masks = explainer.fit_transform(X_test[:8])  # (8, 6, 100)
 channels = ["acc x", "acc y", "acc z", "gyro x", "gyro y", "gyro z"]
 for i in range(3):

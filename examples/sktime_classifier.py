@@ -18,7 +18,7 @@ X_test, y_test = load_basic_motions(split="test", return_type="numpy3D")
 clf = CNNClassifierTorch(num_epochs=200, random_state=0).fit(X_train, y_train)  # string labels
 print(f"CNNClassifierTorch test accuracy {np.mean(clf.predict(X_test) == y_test):.2f}")
 
-explainer = ExtremalMask(loss="cross_entropy", lambda_1=0.02, n_epochs=200, learning_rate=0.05, random_state=0)
+explainer = ExtremalMask(loss="log_loss", lambda_1=0.02, max_iter=200, learning_rate=0.05, random_state=0)
 # the test series as sktime's pd-multiindex DataFrame (instance, time) x channels: 10 series, four activities
 X_df, y_df = load_basic_motions(split="test", return_type="pd-multiindex")
 keep = X_df.index.get_level_values(0).unique()[::4]

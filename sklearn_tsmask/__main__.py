@@ -20,7 +20,14 @@ def _parse(argv):
     )
     parser.add_argument("--data", choices=["rare-feature", "rare-time"], default="rare-feature")
     parser.add_argument("--n-samples", type=int, default=20, help="number of series (default 20)")
-    parser.add_argument("--n-epochs", type=int, default=1000, help="optimisation steps (default 1000, as the paper)")
+    parser.add_argument(
+        "--max-iter",
+        "--n-epochs",  # the option's former name, still accepted
+        dest="max_iter",
+        type=int,
+        default=1000,
+        help="optimisation steps (default 1000, as the paper)",
+    )
     parser.add_argument("--device", default="auto", help="'auto', 'cpu' or 'cuda' (default auto)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", default="dynamask_demo.png", help="heatmap file ('' for none)")
@@ -41,22 +48,23 @@ def main(argv=None):
     areas = np.round(np.arange(1, 51) * 1e-3, 3)
     explainer = DynaMask(
         area=areas,
-        n_epochs=args.n_epochs,
+        max_iter=args.max_iter,
         device=args.device,
         random_state=args.seed,
         verbose=0 if args.quiet else 1,
     )
     print(f"{args.data}: X {X.shape} (n_instances, n_channels, n_timepoints), {int(true_saliency.sum())} salient entries")
-    print(f"DynaMask: {len(areas)} areas x {len(X)} series optimised jointly, {args.n_epochs} epochs")
+    print(f"DynaMask: {len(areas)} areas x {len(X)} series optimised jointly, {args.max_iter} steps")
     start = time.perf_counter()
-    masks = explainer.fit_transform(X, white_box)
+    explanation = explainer.fit(X, white_box).explain(X)  # fit optimises nothing; explain optimises once
+    masks = explanation.masks
     seconds = time.perf_counter() - start
     print(f"device: {explainer.device_}")
     print(f"AUP          {aup(true_saliency, masks):.3f}   (paper 0.99 rare-feature / 0.99 rare-time)")
     print(f"AUR          {aur(true_saliency, masks):.3f}   (paper 0.58-0.67)")
     print(f"information  {information(true_saliency, masks, reduction='mean'):.1f} per series (higher is better)")
     print(f"entropy      {entropy(true_saliency, masks, reduction='mean'):.2f} per series (lower is better)")
-    print(f"chosen areas {np.unique(explainer.area_).round(3).tolist()}")
+    print(f"chosen areas {np.unique(explanation.area.astype(float)).round(3).tolist()}")
     print(f"seconds      {seconds:.1f} ({seconds / len(X):.2f} per series)")
     if args.output:
         try:

@@ -1,13 +1,13 @@
-"""Small helpers shared by the estimators: devices, seeds, fingerprints."""
+"""Small helpers shared by the estimators: devices, seeds, scalar checks."""
 
-import hashlib
 import numbers
 
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import InvalidParameterError
 
-__all__ = ["resolve_device", "make_generator", "fingerprint"]
+__all__ = ["resolve_device", "make_generator", "check_scalar_in"]
 
 
 def resolve_device(device, data_device=None):
@@ -38,11 +38,11 @@ def resolve_device(device, data_device=None):
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError):
-        raise ValueError(
+        raise InvalidParameterError(
             f"device={device!r} is not understood: use 'auto', 'cpu', 'cuda', 'cuda:N' or a torch.device."
         ) from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} was asked for but CUDA is not available on this machine; use 'auto' or 'cpu'.")
+        raise InvalidParameterError(f"device={device!r} was asked for but CUDA is not available on this machine; use 'auto' or 'cpu'.")
     return dev
 
 
@@ -57,30 +57,6 @@ def make_generator(random_state, device):
     gen = torch.Generator(device=device)
     gen.manual_seed(seed)
     return gen
-
-
-def fingerprint(*tensors):
-    """Return a short digest of the contents, shapes and dtypes of tensors.
-
-    Used to recognise that ``transform`` is called again on data whose masks
-    are already known (the fitted data, or the previous call), so that a
-    dictionary of scorers in ``GridSearchCV`` optimises once, not once per
-    scorer.
-    """
-    h = hashlib.blake2b(digest_size=16)
-    for t in tensors:
-        if t is None:
-            h.update(b"none")
-            continue
-        t = t.detach()
-        h.update(repr((tuple(t.shape), str(t.dtype))).encode())
-        h.update(t.contiguous().cpu().numpy().tobytes())
-    return h.hexdigest()
-
-
-def fingerprint_text(text):
-    """Short digest of a string (hyper-parameters in a cache key)."""
-    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
 def check_scalar_in(value, name, low, high, *, closed=("neither")):

@@ -12,9 +12,14 @@ from torch import nn
 
 from ._base import BaseMaskExplainer, Interval, Objective
 from ._contrastive import triplet_term
-from ._learned import LEARNED_CONSTRAINTS, BatchNetwork, build_perturbation_net
+from ._learned import LEARNED_CHECK_FAILURES, LEARNED_CONSTRAINTS, BatchNetwork, build_perturbation_net
 
 __all__ = ["ContraLSP", "ChannelTrend"]
+
+_FIXED_LENGTH = (
+    "a 2D input is a panel of univariate series: its columns are time points and n_features_in_ counts "
+    "channels (1); another length is refused, with a message about series length, not features"
+)
 
 
 class ChannelTrend(nn.Module):
@@ -256,6 +261,9 @@ class ContraLSP(BaseMaskExplainer):
     }
     _fitted_networks = ("perturbation_net_", "trend_net_")
     _estimator_check_failures = {
+        **LEARNED_CHECK_FAILURES,
+        "check_n_features_in_after_fitting": _FIXED_LENGTH,
+        "check_n_features_in": _FIXED_LENGTH,
         "check_methods_subset_invariance": (
             "transform fine-tunes one perturbation network shared by the series explained together, so a "
             "series' mask depends (slightly) on the other series of the call; the triplet loss draws its "

@@ -192,6 +192,14 @@ class DynaMask(BaseMaskExplainer):
         "momentum": [Interval(numbers.Real, 0, 1, closed="left")],
     }
 
+    _estimator_check_failures = {
+        **BaseMaskExplainer._estimator_check_failures,
+        "check_transformer_n_iter": (
+            "fit optimises nothing (DynaMask learns nothing that transform reuses), so there is no n_iter_; "
+            "the steps of an optimisation are in explain(X).n_iter"
+        ),
+    }
+
     def __init__(
         self,
         area=0.1,

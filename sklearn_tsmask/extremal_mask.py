@@ -7,7 +7,7 @@ import torch
 from sklearn.utils._param_validation import StrOptions
 
 from ._base import BaseMaskExplainer, Interval, Objective
-from ._learned import LEARNED_CONSTRAINTS, BatchNetwork, build_perturbation_net
+from ._learned import LEARNED_CHECK_FAILURES, LEARNED_CONSTRAINTS, BatchNetwork, build_perturbation_net
 
 __all__ = ["ExtremalMask"]
 
@@ -167,6 +167,8 @@ class ExtremalMask(BaseMaskExplainer):
     }
     _fitted_networks = ("perturbation_net_",)
     _estimator_check_failures = {
+        **BaseMaskExplainer._estimator_check_failures,
+        **LEARNED_CHECK_FAILURES,
         "check_methods_subset_invariance": (
             "transform fine-tunes one perturbation network shared by the series explained together, so a "
             "series' mask depends (slightly) on the other series of the call"

@@ -70,7 +70,7 @@ def salient_set():
 
 def dynamask(**params):
     """DynaMask with test defaults: CPU, seeded, few epochs."""
-    defaults = dict(area=SALIENT_AREA, n_epochs=60, device="cpu", random_state=0)
+    defaults = dict(area=SALIENT_AREA, max_iter=60, device="cpu", random_state=0)
     defaults.update(params)
     return DynaMask(**defaults)
 

@@ -71,12 +71,12 @@ def test_hard_label_classifier_is_refused_with_a_reason():
     X, y, _ = make_data()
     knn = make_pipeline(FunctionTransformer(_flatten), KNeighborsClassifier(n_neighbors=1)).fit(X, y)
     with pytest.raises(ValueError, match="hard 0/1 labels"):
-        DynaMask(area=0.2, n_epochs=2).fit(X[:4], model=knn)
+        DynaMask(area=0.2, max_iter=2).fit(X[:4], model=knn)
 
 
 def test_unfitted_classifier_is_refused():
     with pytest.raises(ValueError, match="not fitted"):
-        DynaMask(n_epochs=2).fit(make_data()[0][:4], model=LogisticRegression())
+        DynaMask(max_iter=2).fit(make_data()[0][:4], model=LogisticRegression())
 
 
 def test_regressor_without_proba_is_refused():
@@ -85,7 +85,7 @@ def test_regressor_without_proba_is_refused():
     X, y, _ = make_data()
     ridge = make_pipeline(FunctionTransformer(_flatten), Ridge()).fit(X, y)
     with pytest.raises(TypeError, match="no predict_proba"):
-        DynaMask(n_epochs=2).fit(X[:4], model=ridge)
+        DynaMask(max_iter=2).fit(X[:4], model=ridge)
 
 
 @pytest.mark.parametrize("bad", [{"n_directions": 0}, {"epsilon": 0.0}, {"batch_size": 1.5}])
@@ -98,7 +98,7 @@ def test_zeroth_order_parameters_are_validated(bad):
 def test_explaining_a_classifier_without_gradients_finds_its_features_reproducibly():
     X, y, truth = make_data()
     clf = logistic_pipeline(X, y)
-    explainer = ExtremalMask(perturbation="zeros", loss="cross_entropy", lambda_1=0.05, n_epochs=150,
+    explainer = ExtremalMask(perturbation="zeros", loss="log_loss", lambda_1=0.05, max_iter=150,
                              learning_rate=0.05, random_state=0)
     masks = explainer.fit_transform(X[:8], model=clf)
     assert masks.shape == (8, C, T) and masks.min() >= 0 and masks.max() <= 1
@@ -114,8 +114,8 @@ def test_explaining_a_classifier_without_gradients_finds_its_features_reproducib
 def test_user_zeroth_order_settings_are_kept_and_the_object_reused_unchanged():
     X, y, _ = make_data()
     zo = ZerothOrderModel(logistic_pipeline(X, y), n_directions=4, random_state=3)
-    first = DynaMask(area=0.2, n_epochs=5, loss="cross_entropy").fit_transform(X[:4], model=zo)
-    second = DynaMask(area=0.2, n_epochs=5, loss="cross_entropy").fit_transform(X[:4], model=zo)
+    first = DynaMask(area=0.2, max_iter=5, loss="log_loss").fit_transform(X[:4], model=zo)
+    second = DynaMask(area=0.2, max_iter=5, loss="log_loss").fit_transform(X[:4], model=zo)
     np.testing.assert_array_equal(first, second)  # each fit starts the directions afresh
     resolved, layout = resolve_black_box(zo, layout="NTC")
     assert resolved.n_directions == 4 and resolved is not zo and layout == "NCT"
@@ -123,7 +123,8 @@ def test_user_zeroth_order_settings_are_kept_and_the_object_reused_unchanged():
 
 def test_fitted_explainer_of_a_classifier_pickles():
     X, y, _ = make_data()
-    explainer = DynaMask(area=0.2, n_epochs=3, loss="cross_entropy", random_state=0).fit(X[:4], model=logistic_pipeline(X, y))
+    explainer = DynaMask(area=0.2, max_iter=3, loss="log_loss", random_state=0)
+    explainer.fit(X[:4], model=logistic_pipeline(X, y))
     back = pickle.loads(pickle.dumps(explainer))
     np.testing.assert_array_equal(back.transform(X[:4]), explainer.transform(X[:4]))
 
@@ -158,7 +159,7 @@ def test_skorch_classifier_is_explained_through_its_module(criterion, softmax):
     # the explainer sees logits: for NLLLoss nets (softmax output) the log is taken
     logits_module = _Net()
     logits_module.load_state_dict(net.module_.state_dict())
-    kwargs = dict(area=0.2, n_epochs=20, loss="cross_entropy", random_state=0)
+    kwargs = dict(area=0.2, max_iter=20, loss="log_loss", random_state=0)
     via_skorch = DynaMask(**kwargs).fit_transform(X[:4].astype(np.float32), model=net)
     direct = DynaMask(**kwargs).fit_transform(X[:4].astype(np.float32), model=logits_module)
     np.testing.assert_allclose(via_skorch, direct, atol=1e-5)
@@ -172,22 +173,25 @@ def test_unfitted_or_reset_skorch_net_is_refused():
     X, _, _ = make_data()
     net = _skorch_net(nn.CrossEntropyLoss, False, fit=False)
     with pytest.raises(ValueError, match="not initialized"):
-        DynaMask(n_epochs=2).fit(X[:4], model=net)
+        DynaMask(max_iter=2).fit(X[:4], model=net)
     net.initialize()
     with pytest.raises(ValueError, match="never fitted, or it was reset"):
-        DynaMask(n_epochs=2).fit(X[:4], model=net)
+        DynaMask(max_iter=2).fit(X[:4], model=net)
 
 
 def test_skorch_net_as_frozen_constructor_parameter_in_grid_search():
     X, _, truth = make_data()
     net = _skorch_net(nn.CrossEntropyLoss, False)
-    explainer = DynaMask(model=FrozenEstimator(net), n_epochs=10, loss="cross_entropy", random_state=0)
+    weights = {k: v.clone() for k, v in net.module_.state_dict().items()}
+    explainer = DynaMask(model=FrozenEstimator(net), max_iter=10, loss="log_loss", random_state=0)
     assert clone(explainer).model is explainer.model  # clone keeps the frozen model, no copy
     search = GridSearchCV(explainer, {"area": [0.1, 0.3]}, scoring=aup_scorer, cv=2)
     search.fit(X[:8].astype(np.float32), truth[:8])
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
     assert search.best_estimator_.transform(X[:2].astype(np.float32)).shape == (2, C, T)
-    assert not hasattr(net, "masks_")  # the user's net untouched
+    # the user's net untouched: same weights, no fitted attribute of the explainer set on it
+    assert all(torch.equal(v, weights[k]) for k, v in net.module_.state_dict().items())
+    assert not hasattr(net, "model_") and not hasattr(net, "n_features_in_")
 
 
 # ------------------------------------------------------------------------ sktime
@@ -205,14 +209,14 @@ def test_sktime_torch_classifier_is_explained_through_its_network(basic_motions,
     cls = getattr(deep, name)
     clf = cls(num_epochs=2, random_state=0)
     with pytest.raises(ValueError, match="not fitted"):
-        DynaMask(n_epochs=2).fit(X[:2], model=clf)
+        DynaMask(max_iter=2).fit(X[:2], model=clf)
     clf.fit(X, y)  # string labels
     module, layout = resolve_black_box(clf, layout="NCT")
     assert layout == "NTC"
     with torch.no_grad():
         proba = torch.softmax(module(torch.tensor(X[:5]).transpose(1, 2)), -1).numpy()
     np.testing.assert_allclose(proba, clf.predict_proba(X[:5]), atol=1e-5)
-    masks = DynaMask(area=0.1, n_epochs=5, loss="cross_entropy", random_state=0).fit_transform(X[:3], y[:3], model=clf)
+    masks = DynaMask(area=0.1, max_iter=5, loss="log_loss", random_state=0).fit_transform(X[:3], y[:3], model=clf)
     assert masks.shape == (3, 6, 100) and 0 <= masks.min() and masks.max() <= 1
 
 
@@ -231,7 +235,7 @@ def test_model_parameter_is_used_and_fit_argument_takes_precedence():
     X, y, _ = make_data()
     torch.manual_seed(0)
     a, b = _Net(), _Net()
-    kwargs = dict(area=0.2, n_epochs=5, loss="cross_entropy", random_state=0)
+    kwargs = dict(area=0.2, max_iter=5, loss="log_loss", random_state=0)
     with_param = DynaMask(model=a, **kwargs).fit_transform(X[:4])
     with_fit = DynaMask(**kwargs).fit_transform(X[:4], model=a)
     np.testing.assert_array_equal(with_param, with_fit)
@@ -244,6 +248,6 @@ def test_model_parameter_is_used_and_fit_argument_takes_precedence():
 def test_classifier_can_be_passed_positionally():
     X, y, _ = make_data()
     clf = logistic_pipeline(X, y)
-    kwargs = dict(area=0.2, n_epochs=3, loss="cross_entropy", random_state=0)
+    kwargs = dict(area=0.2, max_iter=3, loss="log_loss", random_state=0)
     np.testing.assert_array_equal(DynaMask(**kwargs).fit_transform(X[:4], clf),
                                   DynaMask(**kwargs).fit_transform(X[:4], model=clf))

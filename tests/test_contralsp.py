@@ -12,12 +12,12 @@ from torch import nn
 from sklearn_tsmask import ContraLSP
 from sklearn_tsmask.contralsp import ChannelTrend, _gate
 from sklearn_tsmask.datasets import RareWhiteBox, make_rare_feature
-from sklearn_tsmask.metrics import SALIENCY_SCORERS, aup, aur
+from sklearn_tsmask.metrics import SALIENCY_SCORING, aup, aur
 from conftest import C, N_SALIENT, SALIENT, T, GRUClassifier, make_spiky_panel, salient_set, top_k_sets
 
 
 def contralsp(**params):
-    defaults = dict(alpha=0.1, beta=0.1, n_epochs=150, learning_rate=0.1, device="cpu", random_state=0)
+    defaults = dict(alpha=0.1, beta=0.1, max_iter=150, learning_rate=0.1, device="cpu", random_state=0)
     defaults.update(params)
     return ContraLSP(**defaults)
 
@@ -60,12 +60,15 @@ def test_finds_the_spikes_of_the_white_box(spiky, contrastive):
     assert all(s == salient_set() for s in top_k_sets(masks, N_SALIENT))
     assert masks[:, SALIENT].mean() > 0.9
     assert masks[:, ~SALIENT].mean() < 0.05
-    assert est.error_.shape == (len(X),) and est.error_.max() < 0.05
+    # the model's error at the masks of the fitted series (explain re-optimises them from the fitted networks)
+    explanation = est.explain(X)
+    assert explanation.error.shape == (len(X),) and explanation.error.max() < 0.05
+    assert all(s == salient_set() for s in top_k_sets(explanation.masks, N_SALIENT))
 
 
 def test_rare_feature_white_box():
     X, truth, white_box = make_rare_feature(n_samples=8, random_state=0)
-    masks = contralsp(n_epochs=100).fit_transform(X, model=white_box)
+    masks = contralsp(max_iter=100).fit_transform(X, model=white_box)
     assert aup(truth, masks) > 0.99 and aur(truth, masks) > 0.95
 
 
@@ -100,19 +103,39 @@ def test_contrastive_switch_changes_only_the_counterfactual_training(spiky):
     np.testing.assert_array_equal(a, b)
 
 
-def test_loss_history_decreases(spiky):
+def test_loss_curve_decreases(spiky):
     X, _, white_box = spiky
     est = contralsp().fit(X, white_box)
-    assert est.loss_history_.shape == (150,) and est.n_iter_ == 150
-    assert est.loss_history_[-10:].mean() < 0.2 * est.loss_history_[:5].mean()
+    assert est.loss_curve_.shape == (150,) and est.n_iter_ == 150
+    assert est.loss_curve_[-10:].mean() < 0.2 * est.loss_curve_[:5].mean()
+    assert not hasattr(est, "masks_") and not hasattr(est, "loss_history_") and not hasattr(est, "error_")
+
+
+def test_fit_transform_returns_the_gates_trained_with_the_networks(spiky):
+    """fit and fit_transform train the same networks; fit_transform also returns the masks of that run."""
+    X, _, white_box = spiky
+    fitted = contralsp(max_iter=60).fit(X, white_box)
+    est = contralsp(max_iter=60)
+    masks = est.fit_transform(X, white_box)
+    for name in ("perturbation_net_", "trend_net_"):
+        a, b = getattr(fitted, name).parameters(), getattr(est, name).parameters()
+        assert all(torch.equal(u, v) for u, v in zip(a, b))
+    np.testing.assert_array_equal(fitted.loss_curve_, est.loss_curve_)
+    assert masks.shape == X.shape and masks.min() >= 0.0 and masks.max() <= 1.0
+    assert all(s == salient_set() for s in top_k_sets(masks, N_SALIENT))
+    # transform optimises the gates again from the fitted networks (no cache), deterministically when seeded
+    again = est.transform(X)
+    np.testing.assert_array_equal(est.transform(X), again)
+    assert not np.array_equal(again, masks)
+    assert all(s == salient_set() for s in top_k_sets(again, N_SALIENT))
 
 
 def test_reproducible_with_random_state(spiky):
     X, _, white_box = spiky
     state = torch.get_rng_state()
-    a = contralsp(n_epochs=30).fit_transform(X, white_box)
-    b = contralsp(n_epochs=30).fit_transform(X, white_box)
-    c = contralsp(n_epochs=30, random_state=1).fit_transform(X, white_box)
+    a = contralsp(max_iter=30).fit_transform(X, white_box)
+    b = contralsp(max_iter=30).fit_transform(X, white_box)
+    c = contralsp(max_iter=30, random_state=1).fit_transform(X, white_box)
     assert torch.equal(torch.get_rng_state(), state)
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, c)
@@ -137,7 +160,7 @@ def test_transform_new_series_warm_starts_and_keeps_fitted_networks(spiky):
 
 def test_other_series_length_is_refused(spiky):
     X, _, white_box = spiky
-    est = contralsp(n_epochs=5).fit(X, white_box)
+    est = contralsp(max_iter=5).fit(X, white_box)
     with pytest.raises(ValueError, match=f"length {T}"):
         est.transform(X[:, :, : T - 2])
     with pytest.raises(ValueError, match="channels"):
@@ -150,15 +173,19 @@ def test_other_series_length_is_refused(spiky):
 @pytest.mark.parametrize(
     "params, match",
     [
-        (dict(alpha=-1.0), "alpha"),
-        (dict(beta=-0.1), "beta"),
-        (dict(sigma=0.0), "sigma"),
-        (dict(margin=-1.0), "margin"),
-        (dict(contrastive="none"), "contrastive"),
-        (dict(transform_networks="frozen_trend"), "transform_networks"),
-        (dict(trend_hidden_size=0), "trend_hidden_size"),
-        (dict(perturbation="lstm"), "perturbation"),
-        (dict(tol=-1.0), "tol"),
+        (dict(alpha=-1.0), r"'alpha' parameter of ContraLSP must be a float in the range \[0\.0, inf\)\. Got -1\.0 "),
+        (dict(beta=-0.1), r"'beta' parameter of ContraLSP must be a float in the range \[0\.0, inf\)\. Got -0\.1 "),
+        (dict(sigma=0.0), r"'sigma' parameter of ContraLSP must be a float in the range \(0\.0, inf\)\. Got 0\.0 "),
+        (dict(margin=-1.0), r"'margin' parameter of ContraLSP must be a float in the range \[0\.0, inf\)\. Got -1\.0 "),
+        (dict(contrastive="none"), r"'contrastive' parameter of ContraLSP must be a str among \{.*\}\. Got 'none' "),
+        (
+            dict(transform_networks="frozen_trend"),
+            r"'transform_networks' parameter of ContraLSP must be a str among \{.*\}\. Got 'frozen_trend' ",
+        ),
+        (dict(trend_hidden_size=0), r"'trend_hidden_size' parameter of ContraLSP must be an int in the range \[1, inf\)"),
+        (dict(perturbation="lstm"), r"'perturbation' parameter of ContraLSP must be a str among .* Got 'lstm' "),
+        (dict(tol=-1.0), r"'tol' parameter of ContraLSP must be a float in the range \[0\.0, inf\) or None\. Got -1\.0 "),
+        (dict(max_iter=0), r"'max_iter' parameter of ContraLSP must be an int in the range \[1, inf\)\. Got 0 "),
     ],
 )
 def test_invalid_hyper_parameters(spiky, params, match):
@@ -171,15 +198,15 @@ def test_user_perturbation_module_is_copied(spiky):
     X, _, white_box = spiky
     user = nn.Sequential(nn.Conv1d(C, C, 3, padding=1))
     before = [p.detach().clone() for p in user.parameters()]
-    est = contralsp(perturbation=user, n_epochs=20).fit(X, white_box)
+    est = contralsp(perturbation=user, max_iter=20).fit(X, white_box)
     assert all(torch.equal(u, p) for u, p in zip(before, user.parameters()))
     assert est.perturbation_net_ is not user
 
 
-def test_cross_entropy_with_a_gru_classifier():
+def test_log_loss_with_a_gru_classifier():
     rng = np.random.RandomState(0)
     X = rng.randn(5, C, T).astype(np.float32)
-    est = ContraLSP(n_epochs=20, loss="cross_entropy", model_layout="NTC", device="cpu", random_state=0)
+    est = ContraLSP(max_iter=20, loss="log_loss", model_layout="NTC", device="cpu", random_state=0)
     masks = est.fit_transform(X, GRUClassifier())
     assert masks.shape == X.shape and np.isfinite(masks).all()
     assert masks.min() >= 0.0 and masks.max() <= 1.0
@@ -187,11 +214,13 @@ def test_cross_entropy_with_a_gru_classifier():
 
 def test_clone_and_pickle(spiky):
     X, _, white_box = spiky
-    est = contralsp(n_epochs=20)
+    est = contralsp(max_iter=20)
     assert clone(est).get_params() == est.get_params()
     est.fit(X, white_box)
     again = pickle.loads(pickle.dumps(est))
-    np.testing.assert_array_equal(again.masks_, est.masks_)
+    np.testing.assert_array_equal(again.loss_curve_, est.loss_curve_)
+    # transform optimises from the fitted networks (nothing cached): the same on the copy, for X too
+    np.testing.assert_array_equal(again.transform(X), est.transform(X))
     X_new, _ = make_spiky_panel(seed=2)
     np.testing.assert_array_equal(again.transform(X_new), est.transform(X_new))
 
@@ -201,9 +230,9 @@ def test_grid_search_over_alpha_beta_sigma(n_jobs):
     X, truth = make_spiky_panel(0, n=8)
     white_box = RareWhiteBox(SALIENT.astype(np.float32))
     search = GridSearchCV(
-        contralsp(n_epochs=100),
+        contralsp(max_iter=100),
         {"alpha": [0.1, 300.0], "beta": [0.1], "sigma": [0.5]},
-        scoring=SALIENCY_SCORERS,
+        scoring=SALIENCY_SCORING,  # every metric from one transform per test fold
         refit="aur",
         cv=KFold(2),
         n_jobs=n_jobs,
@@ -220,7 +249,7 @@ def test_grid_search_over_alpha_beta_sigma(n_jobs):
 def test_gru_classifier_on_cuda():
     rng = np.random.RandomState(0)
     X = rng.randn(6, C, T).astype(np.float32)
-    est = ContraLSP(n_epochs=30, model_layout="NTC", device="cuda", random_state=0)
+    est = ContraLSP(max_iter=30, model_layout="NTC", device="cuda", random_state=0)
     masks = est.fit_transform(X, GRUClassifier())
     assert masks.shape == X.shape and np.isfinite(masks).all()
     assert est.perturbation_net_.rnn.weight_ih_l0.device.type == "cuda"

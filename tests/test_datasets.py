@@ -224,7 +224,8 @@ def test_diffgroups_white_box_needs_groups():
     with pytest.raises(ValueError, match="needs the group id of every row"):
         wb(torch.from_numpy(X))
     X, _, wb = make_rare_time(shared_salient=False, random_state=0)
-    with pytest.raises(ValueError, match="model_kwargs"):
+    # one group per sample: the message says how to give the group ids
+    with pytest.raises(ValueError, match=r"groups \(different salient sets\).*call model\(x, groups=groups\)"):
         wb(torch.from_numpy(X))
 
 

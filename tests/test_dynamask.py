@@ -3,9 +3,11 @@
 import numpy as np
 import pytest
 import torch
+from sklearn.utils import Bunch
 
-from sklearn_tsmask import DynaMask
+from sklearn_tsmask import DynaMask, WithInputs
 from sklearn_tsmask._base import Batch
+from sklearn_tsmask.callbacks import EarlyStopping, LossRecorder
 from sklearn_tsmask.datasets import RareWhiteBox
 from sklearn_tsmask.metrics import aup, auprc, auroc
 from conftest import (
@@ -45,13 +47,13 @@ def assert_finds_salient_set(masks, truth):
 @pytest.mark.parametrize("perturbation", PERTURBATIONS)
 def test_finds_salient_entries(spiky, perturbation, mode):
     X, truth, white_box = spiky
-    est = dynamask(perturbation=perturbation, mode=mode, n_epochs=60)
-    masks = est.fit_transform(X, white_box)
+    explanation = dynamask(perturbation=perturbation, mode=mode, max_iter=60).fit(X, white_box).explain(X)
+    masks = explanation.masks
     assert_finds_salient_set(masks, truth)
     # converged: the masks are (almost) the binary truth, the selected error is small
     assert np.abs(masks - truth).mean() < 0.02
     if mode == "preservation":
-        assert est.error_.max() < 1e-3
+        assert explanation.error.max() < 1e-3
     assert masks.dtype == np.float64
 
 
@@ -72,7 +74,7 @@ def test_scalar_regression_output(spiky):
     def model(x):  # (N,): one number per series
         return ((x * S) ** 2).sum((1, 2))
 
-    est = dynamask(perturbation="fade_reference", n_epochs=60)
+    est = dynamask(perturbation="fade_reference", max_iter=60)
     masks = est.fit_transform(X, model)
     assert est.output_shape_ == ()
     assert_finds_salient_set(masks, truth)
@@ -80,13 +82,14 @@ def test_scalar_regression_output(spiky):
 
 def test_adam_finds_salient_entries(spiky):
     X, truth, white_box = spiky
-    est = dynamask(optimizer="adam", learning_rate=0.1, n_epochs=60)
-    assert_finds_salient_set(est.fit_transform(X, white_box), truth)
-    sgd = dynamask(n_epochs=60).fit(X, white_box)
-    assert not np.array_equal(est.loss_history_, sgd.loss_history_)  # really another optimiser
+    adam = dynamask(solver="adam", learning_rate=0.1, max_iter=60).fit(X, white_box).explain(X)
+    assert_finds_salient_set(adam.masks, truth)
+    sgd = dynamask(max_iter=60).fit(X, white_box).explain(X)
+    assert adam.loss_curve.shape == sgd.loss_curve.shape == (60,)
+    assert not np.array_equal(adam.loss_curve, sgd.loss_curve)  # really another optimiser
 
 
-def test_cross_entropy_on_classifier():
+def test_log_loss_on_classifier():
     # logits = (±Σ salient squares, 0): class 0 iff the salient energy dominates the noise energy
     X, truth = make_spiky_panel(2)
     S = torch.from_numpy(SALIENT.astype(np.float32))
@@ -95,10 +98,11 @@ def test_cross_entropy_on_classifier():
         energy = ((x * S) ** 2).sum((1, 2))
         return torch.stack([energy - 5.0, torch.zeros_like(energy)], -1)
 
-    est = dynamask(loss="cross_entropy", perturbation="fade_reference", area=[SALIENT_AREA, 0.25], n_epochs=60)
-    masks = est.fit_transform(X, model)
+    est = dynamask(loss="log_loss", perturbation="fade_reference", area=[SALIENT_AREA, 0.25], max_iter=60)
+    explanation = est.fit(X, model).explain(X)
+    masks = explanation.masks
     assert masks.shape == X.shape and 0.0 <= masks.min() and masks.max() <= 1.0
-    assert est.loss_history_[-1] < est.loss_history_[0]
+    assert explanation.loss_curve[-1] < explanation.loss_curve[0]
 
 
 # --------------------------------------------------------------- selection
@@ -109,64 +113,68 @@ AREAS = [3 / 64, SALIENT_AREA, 12 / 64]
 
 def test_area_with_lowest_error_is_selected(spiky):
     X, _, white_box = spiky
-    est = dynamask(area=list(reversed(AREAS)), perturbation="fade_reference", n_epochs=60).fit(X, white_box)
+    est = dynamask(area=list(reversed(AREAS)), perturbation="fade_reference", max_iter=60).fit(X, white_box)
     np.testing.assert_array_equal(est.areas_, AREAS)  # sorted
-    assert est.error_by_area_.shape == (len(X), 3)
-    best = est.error_by_area_.argmin(1)
-    np.testing.assert_array_equal(est.area_, np.asarray(AREAS)[best])
-    np.testing.assert_array_equal(est.error_, est.error_by_area_[np.arange(len(X)), best])
+    explanation = est.explain(X)
+    assert explanation.error_by_area.shape == (len(X), 3)
+    best = explanation.error_by_area.argmin(1)
+    np.testing.assert_array_equal(explanation.area, np.asarray(AREAS)[best])
+    np.testing.assert_array_equal(explanation.error, explanation.error_by_area[np.arange(len(X)), best])
     # 3 entries cannot hold 6 salient ones: the smallest area has a real error, the others none
-    assert (est.error_by_area_[:, 0] > 0.5).all()
-    assert (est.error_by_area_[:, 1:] < 1e-3).all()
+    assert (explanation.error_by_area[:, 0] > 0.5).all()
+    assert (explanation.error_by_area[:, 1:] < 1e-3).all()
     np.testing.assert_array_equal(best, 1)
 
 
 def test_epsilon_picks_smallest_area_below_it(spiky):
     X, _, white_box = spiky
-    params = dict(area=AREAS, perturbation="fade_reference", n_epochs=60)
-    plain = dynamask(**params).fit(X, white_box)
-    errors = plain.error_by_area_
+    params = dict(area=AREAS, perturbation="fade_reference", max_iter=60)
+    plain = dynamask(**params).fit(X, white_box).explain(X)
+    errors = plain.error_by_area
     eps = float(np.median(errors[:, 0]))
-    est = dynamask(epsilon=eps, **params).fit(X, white_box)
-    np.testing.assert_array_equal(est.error_by_area_, errors)  # epsilon only changes the selection
+    est = dynamask(epsilon=eps, **params).fit(X, white_box).explain(X)
+    np.testing.assert_array_equal(est.error_by_area, errors)  # epsilon only changes the selection
     ok = errors < eps
     expected = np.where(ok.any(1), ok.argmax(1), errors.argmin(1))
-    np.testing.assert_array_equal(est.area_, np.asarray(AREAS)[expected])
+    np.testing.assert_array_equal(est.area, np.asarray(AREAS)[expected])
     # per sample: some take the smallest area (error below eps), the others the next one
     assert set(expected.tolist()) == {0, 1}
     assert (expected != errors.argmin(1)).any()
     # a huge epsilon: every sample takes the smallest area although it is not the argmin
-    huge = dynamask(epsilon=1e6, **params).fit(X, white_box)
-    np.testing.assert_array_equal(huge.area_, AREAS[0])
-    np.testing.assert_allclose(huge.masks_.sum((1, 2)), 3.0, atol=0.1)  # 3 of 64 entries on
+    huge = dynamask(epsilon=1e6, **params).fit(X, white_box).explain(X)
+    np.testing.assert_array_equal(huge.area, AREAS[0])
+    np.testing.assert_allclose(huge.masks.sum((1, 2)), 3.0, atol=0.1)  # 3 of 64 entries on
     # an unreachable epsilon falls back to the lowest error
-    none_ok = dynamask(epsilon=-1.0, **params).fit(X, white_box)
-    np.testing.assert_array_equal(none_ok.area_, plain.area_)
-    np.testing.assert_array_equal(none_ok.masks_, plain.masks_)
+    none_ok = dynamask(epsilon=-1.0, **params).fit(X, white_box).explain(X)
+    np.testing.assert_array_equal(none_ok.area, plain.area)
+    np.testing.assert_array_equal(none_ok.masks, plain.masks)
 
 
 def test_selected_masks_are_the_selected_areas(spiky):
     X, _, white_box = spiky
-    est = dynamask(area=AREAS, perturbation="fade_reference", n_epochs=60, epsilon=1e6).fit(X, white_box)
-    alone = dynamask(area=AREAS[0], perturbation="fade_reference", n_epochs=60).fit(X, white_box)
+    masks = dynamask(area=AREAS, perturbation="fade_reference", max_iter=60, epsilon=1e6).fit_transform(
+        X, white_box
+    )
+    alone = dynamask(area=AREAS[0], perturbation="fade_reference", max_iter=60).fit_transform(X, white_box)
     # variants are optimised independently: the smallest-area masks equal a single-area fit
-    np.testing.assert_allclose(est.masks_, alone.masks_, atol=1e-6)
+    np.testing.assert_allclose(masks, alone, atol=1e-6)
     # and hold about 3 entries of 64
-    np.testing.assert_allclose(est.masks_.sum((1, 2)), 3.0, atol=0.1)
+    np.testing.assert_allclose(masks.sum((1, 2)), 3.0, atol=0.1)
 
 
 def test_deletion_selects_highest_error(spiky):
     X, _, white_box = spiky
-    est = dynamask(area=AREAS, mode="deletion", perturbation="fade_reference", n_epochs=60).fit(X, white_box)
-    best = est.error_by_area_.argmax(1)
-    np.testing.assert_array_equal(est.area_, np.asarray(AREAS)[best])
-    eps = float(np.median(est.error_by_area_[:, 0]))
+    est = dynamask(area=AREAS, mode="deletion", perturbation="fade_reference", max_iter=60).fit(X, white_box)
+    explanation = est.explain(X)
+    best = explanation.error_by_area.argmax(1)
+    np.testing.assert_array_equal(explanation.area, np.asarray(AREAS)[best])
+    eps = float(np.median(explanation.error_by_area[:, 0]))
     ext = dynamask(
-        area=AREAS, mode="deletion", perturbation="fade_reference", n_epochs=60, epsilon=eps
-    ).fit(X, white_box)
-    ok = est.error_by_area_ > eps
+        area=AREAS, mode="deletion", perturbation="fade_reference", max_iter=60, epsilon=eps
+    ).fit(X, white_box).explain(X)
+    ok = explanation.error_by_area > eps
     expected = np.where(ok.any(1), ok.argmax(1), best)
-    np.testing.assert_array_equal(ext.area_, np.asarray(AREAS)[expected])
+    np.testing.assert_array_equal(ext.area, np.asarray(AREAS)[expected])
 
 
 def test_area_target_counts_exact_entries():
@@ -177,15 +185,97 @@ def test_area_target_counts_exact_entries():
     def model(x):  # the last step is irrelevant
         return x[:, 0, :4] ** 2
 
-    masks = dynamask(area=0.8, perturbation="fade_reference", n_epochs=60).fit_transform(X, model)
+    masks = dynamask(area=0.8, perturbation="fade_reference", max_iter=60).fit_transform(X, model)
     np.testing.assert_array_equal(masks, [[[1.0, 1.0, 1.0, 1.0, 0.0]]] * 2)
     est = dynamask(area=[0.2, 0.4, 0.6, 0.8])
     batch = Batch(
-        x=torch.zeros(1, 1, 5), target=None, target_classes=None, model_kwargs={}, generator=None,
-        fitting=True, rows=slice(0, 1),
+        x=torch.zeros(1, 1, 5), target=torch.zeros(1), target_classes=None, inputs={}, rows=slice(0, 1),
+        n_total=1, generator=None, training=False, model=None, loss="squared_error",
     )
-    est._init_batch(batch)
-    np.testing.assert_array_equal(batch.state["area_target"].sum(-1).numpy(), [1, 2, 3, 4])
+    objective = est._make_objective(batch, {})
+    np.testing.assert_array_equal(objective.area_target.sum(-1).numpy(), [1, 2, 3, 4])
+
+
+# ------------------------------------------------------------- explain(X)
+
+
+def test_explain_returns_masks_and_per_series_diagnostics(spiky):
+    X, _, white_box = spiky
+    est = dynamask(area=list(reversed(AREAS)), perturbation="fade_reference", max_iter=30).fit(X, white_box)
+    explanation = est.explain(X)
+    assert isinstance(explanation, Bunch)
+    assert set(explanation) == {"masks", "area", "error", "error_by_area", "n_iter", "loss_curve"}
+    assert isinstance(explanation.masks, np.ndarray) and explanation.masks.shape == X.shape
+    assert explanation.area.shape == (len(X),)
+    assert explanation.error.shape == (len(X),)
+    assert explanation.error_by_area.shape == (len(X), len(AREAS))  # columns: est.areas_, sorted
+    assert explanation.n_iter == 30 and explanation.loss_curve.shape == (30,)
+    # error is error_by_area at the chosen area's column
+    rows = np.arange(len(X))
+    column = np.searchsorted(est.areas_, explanation.area)
+    np.testing.assert_array_equal(est.areas_[column], explanation.area)
+    np.testing.assert_array_equal(explanation.error, explanation.error_by_area[rows, column])
+    np.testing.assert_array_equal(column, explanation.error_by_area.argmin(1))
+    # the same optimisation as transform
+    np.testing.assert_array_equal(explanation.masks, est.transform(X))
+    # the chosen column need not be the argmin (epsilon): error follows the chosen area
+    extremal = dynamask(area=AREAS, perturbation="fade_reference", max_iter=30, epsilon=1e6)
+    chosen = extremal.fit(X, white_box).explain(X)
+    np.testing.assert_array_equal(chosen.area, AREAS[0])
+    np.testing.assert_array_equal(chosen.error, chosen.error_by_area[:, 0])
+    assert (chosen.error > chosen.error_by_area.min(1)).all()
+    # other series, in a tensor: masks in the container of X, the diagnostics in numpy
+    new = torch.from_numpy(make_spiky_panel(1, n=3)[0])
+    other = est.explain(new)
+    assert isinstance(other.masks, torch.Tensor) and other.masks.shape == new.shape
+    assert other.area.shape == other.error.shape == (3,) and other.error_by_area.shape == (3, len(AREAS))
+    assert isinstance(other.error_by_area, np.ndarray)
+
+
+# --------------------------------------------------------- stopping rule
+
+
+def _rule_holds(losses, tol, patience):
+    """Whether a batch's per-step losses end exactly when scikit-learn's no-improvement rule fires."""
+    best, stale, stops = np.inf, 0, []
+    for value in losses:
+        stale = stale + 1 if value > best - tol else 0
+        best = min(best, value)
+        stops.append(stale >= patience)
+    return stops[-1] and not any(stops[:-1])
+
+
+def test_tol_stops_a_batch_early(spiky):
+    X, truth, white_box = spiky
+    params = dict(perturbation="fade_reference", max_iter=200)
+    recorder = LossRecorder()
+    est = dynamask(tol=1e-4, n_iter_no_change=5, callbacks=[recorder], **params).fit(X, white_box)
+    stopped = est.explain(X)
+    assert stopped.n_iter < 200
+    assert stopped.loss_curve.shape == (stopped.n_iter,)
+    assert [len(batch) for batch in recorder.losses_] == [stopped.n_iter]  # one batch, n_iter steps
+    assert _rule_holds(recorder.losses_[0], 1e-4, 5)
+    assert_finds_salient_set(stopped.masks, truth)  # an easy problem: solved before it stopped
+    # the rule of tol is the EarlyStopping callback's
+    explicit = dynamask(callbacks=[EarlyStopping(1e-4, 5)], **params).fit(X, white_box).explain(X)
+    assert explicit.n_iter == stopped.n_iter
+    np.testing.assert_array_equal(explicit.masks, stopped.masks)
+    # without tol: every step
+    full = dynamask(tol=None, callbacks=[recorder], **params).fit(X, white_box).explain(X)
+    assert full.n_iter == 200 and full.loss_curve.shape == (200,)
+    assert [len(batch) for batch in recorder.losses_] == [200]
+
+
+def test_tol_stops_each_batch_on_its_own(spiky):
+    X, _, white_box = spiky
+    recorder = LossRecorder()
+    est = dynamask(perturbation="fade_reference", max_iter=200, tol=1e-4, n_iter_no_change=5, batch_size=2)
+    explanation = est.set_params(callbacks=[recorder]).fit(X, white_box).explain(X)
+    steps = [len(batch) for batch in recorder.losses_]
+    assert len(steps) == 3 and max(steps) < 200
+    assert all(_rule_holds(batch, 1e-4, 5) for batch in recorder.losses_)
+    assert explanation.n_iter == max(steps)  # the most steps a batch ran
+    assert explanation.loss_curve.shape == (max(steps),)
 
 
 # ---------------------------------------------------------- regularisers
@@ -194,28 +284,31 @@ def test_area_target_counts_exact_entries():
 @pytest.mark.parametrize("mode", ["preservation", "deletion"])
 def test_objective_matches_spec_formula(spiky, mode):
     X, _, white_box = spiky
-    lam0, delta, lam_c, n_epochs, epoch = 0.5, 100.0, 0.7, 10, 4
+    lam0, delta, lam_c, max_iter, epoch = 0.5, 100.0, 0.7, 10, 4
     est = dynamask(
         area=[0.1, 0.3], perturbation="fade_reference", baseline=0.0, mode=mode, lambda_area=lam0,
-        lambda_area_growth=delta, lambda_time=lam_c, n_epochs=n_epochs,
+        lambda_area_growth=delta, lambda_time=lam_c, max_iter=max_iter,
     ).fit(X, white_box)
     x = torch.from_numpy(X).float()
     with torch.no_grad():
         target = est.model_(x)
     batch = Batch(
-        x=x, target=target, target_classes=None, model_kwargs={}, generator=None, fitting=False,
-        rows=slice(0, len(X)), state={"n_total": len(X)},
+        x=x, target=target, target_classes=None, inputs={}, rows=slice(0, len(X)), n_total=len(X),
+        generator=None, training=False, model=est.model_, loss="squared_error",
     )
-    est._init_batch(batch)
-    np.testing.assert_array_equal(batch.state["mask"].detach().numpy(), 0.5)  # init 0.5
+    objective = est._make_objective(batch, {})
+    (mask,) = objective.parameters()
+    assert mask.shape == (len(X), 2, C, T)
+    np.testing.assert_array_equal(mask.detach().numpy(), 0.5)  # init 0.5
     rng = np.random.RandomState(0)
     m = rng.uniform(size=(len(X), 2, C, T))
     with torch.no_grad():
-        batch.state["mask"].copy_(torch.from_numpy(m))
-    loss = float(est._batch_loss(batch, epoch).detach())
+        mask.copy_(torch.from_numpy(m))
+    loss = objective.loss(epoch).detach().numpy()  # one loss per series, summed over the areas
+    assert loss.shape == (len(X),)
 
     n = C * T
-    expected = 0.0
+    expected = np.zeros(len(X))
     f = lambda z: white_box(torch.from_numpy(z).float()).double().numpy()  # noqa: E731
     fx = f(X)
     for v, n_ones in enumerate([7, 20]):  # 64·0.1 = 6.4 → 7 ones (57 zeros); 64·0.3 = 19.2 → 20 ones
@@ -225,13 +318,13 @@ def test_objective_matches_spec_formula(spiky, mode):
         area = ((np.sort(m[:, v].reshape(len(X), -1), axis=-1) - r) ** 2).mean(-1)
         tv = np.abs(np.diff(m[:, v], axis=-1)).sum((-2, -1)) / n  # all T − 1 pairs
         sign = 1.0 if mode == "preservation" else -1.0
-        expected += (sign * error + lam0 * delta ** (epoch / n_epochs) * area + lam_c * tv).sum()
-    assert loss == pytest.approx(expected, rel=1e-5)
+        expected += sign * error + lam0 * delta ** (epoch / max_iter) * area + lam_c * tv
+    np.testing.assert_allclose(loss, expected, rtol=1e-5)
 
 
 def test_lambda_time_reduces_total_variation(spiky):
     X, _, white_box = spiky
-    params = dict(area=0.25, n_epochs=60)
+    params = dict(area=0.25, max_iter=60)
     rough = dynamask(lambda_time=0.0, **params).fit_transform(X, white_box)
     smooth = dynamask(lambda_time=20.0, **params).fit_transform(X, white_box)
     tv_rough, tv_smooth = total_variation(rough), total_variation(smooth)
@@ -241,19 +334,21 @@ def test_lambda_time_reduces_total_variation(spiky):
 
 def test_loss_decreases(spiky):
     X, _, white_box = spiky
-    est = dynamask(n_epochs=60).fit(X, white_box)
-    assert est.loss_history_.shape == (60,)
-    assert est.loss_history_[-1] < 0.01 * est.loss_history_[0]
+    explanation = dynamask(max_iter=60).fit(X, white_box).explain(X)
+    assert explanation.n_iter == 60
+    curve = explanation.loss_curve
+    assert curve.shape == (60,)
+    assert curve[-1] < 0.01 * curve[0]
     # λ_a grows: the late loss is dominated by nothing but a tiny error
-    assert est.loss_history_[-1] < 1e-3
+    assert curve[-1] < 1e-3
 
 
 def test_lambda_area_growth_pushes_to_binary(spiky):
     X, _, white_box = spiky
-    soft = dynamask(lambda_area=0.01, lambda_area_growth=1.0, n_epochs=20, learning_rate=0.1).fit_transform(
+    soft = dynamask(lambda_area=0.01, lambda_area_growth=1.0, max_iter=20, learning_rate=0.1).fit_transform(
         X, white_box
     )
-    hard = dynamask(n_epochs=60).fit_transform(X, white_box)
+    hard = dynamask(max_iter=60).fit_transform(X, white_box)
     frac_mid = lambda m: np.mean((m > 0.05) & (m < 0.95))  # noqa: E731
     assert frac_mid(soft) > 0.5
     assert frac_mid(hard) < 0.02
@@ -264,7 +359,7 @@ def test_lambda_area_growth_pushes_to_binary(spiky):
 
 def test_masks_in_unit_interval_and_shaped_like_x(spiky):
     X, _, white_box = spiky
-    masks = dynamask(area=[0.05, 0.5], n_epochs=30).fit_transform(X, white_box)
+    masks = dynamask(area=[0.05, 0.5], max_iter=30).fit_transform(X, white_box)
     assert masks.shape == X.shape
     assert masks.min() >= 0.0 and masks.max() <= 1.0
 
@@ -277,7 +372,7 @@ def test_2d_input_gives_2d_masks():
     def model(x):  # (N, T) univariate: x[:, 0] is the only channel
         return x[:, 0, [4, 11]] ** 2
 
-    est = dynamask(area=0.1, perturbation="fade_reference", n_epochs=60)
+    est = dynamask(area=0.1, perturbation="fade_reference", max_iter=60)
     masks = est.fit_transform(X, model)
     assert masks.shape == (5, 20)
     assert est.n_features_in_ == 1 and est.n_timepoints_ == 20
@@ -289,13 +384,14 @@ def test_2d_input_gives_2d_masks():
 def test_batch_size_does_not_change_masks(perturbation):
     X, _ = make_spiky_panel(3, n=5)  # 5 series: batches of 2, 2, 1
     white_box = RareWhiteBox(SALIENT.astype(np.float32))
-    params = dict(area=[SALIENT_AREA, 0.25], perturbation=perturbation, n_epochs=40, lambda_time=0.5)
+    params = dict(area=[SALIENT_AREA, 0.25], perturbation=perturbation, max_iter=40, lambda_time=0.5)
     full = dynamask(**params).fit(X, white_box)
     small = dynamask(batch_size=2, **params).fit(X, white_box)
-    np.testing.assert_allclose(small.masks_, full.masks_, atol=1e-5)
-    np.testing.assert_allclose(small.error_by_area_, full.error_by_area_, atol=1e-5)
-    np.testing.assert_array_equal(small.area_, full.area_)
-    np.testing.assert_allclose(small.loss_history_, full.loss_history_, rtol=1e-4)
+    full_exp, small_exp = full.explain(X), small.explain(X)
+    np.testing.assert_allclose(small_exp.masks, full_exp.masks, atol=1e-5)
+    np.testing.assert_allclose(small_exp.error_by_area, full_exp.error_by_area, atol=1e-5)
+    np.testing.assert_array_equal(small_exp.area, full_exp.area)
+    np.testing.assert_allclose(small_exp.loss_curve, full_exp.loss_curve, rtol=1e-4)
     new = make_spiky_panel(4, n=3)[0]
     np.testing.assert_allclose(small.transform(new), full.transform(new), atol=1e-5)
 
@@ -311,20 +407,21 @@ def test_every_mask_row_belongs_to_its_sample():
     X[salient.astype(bool)] = 2.0
     groups = np.arange(n)
     white_box = RareWhiteBox(salient)
-    params = dict(area=[2 / 64, 0.25], perturbation="fade_reference", n_epochs=60, batch_size=2)
-    est = dynamask(**params).fit(X, white_box, model_kwargs={"groups": groups})
+    params = dict(area=[2 / 64, 0.25], perturbation="fade_reference", max_iter=60, batch_size=2)
+    Xg = WithInputs(X, groups=groups)
+    explanation = dynamask(**params).fit(Xg, white_box).explain(Xg)
     for i in range(n):
-        assert top_k_sets(est.masks_[i : i + 1], 2)[0] == set(np.flatnonzero(salient[i].ravel()).tolist())
-    np.testing.assert_array_equal(est.area_, 2 / 64)
+        assert top_k_sets(explanation.masks[i : i + 1], 2)[0] == set(np.flatnonzero(salient[i].ravel()).tolist())
+    np.testing.assert_array_equal(explanation.area, 2 / 64)
 
 
 def test_same_random_state_same_results(spiky):
     X, _, white_box = spiky
-    a = dynamask(area=[0.05, 0.2], random_state=7).fit(X, white_box)
-    b = dynamask(area=[0.05, 0.2], random_state=7).fit(X, white_box)
-    np.testing.assert_array_equal(a.masks_, b.masks_)
-    np.testing.assert_array_equal(a.loss_history_, b.loss_history_)
-    np.testing.assert_array_equal(a.error_by_area_, b.error_by_area_)
+    a = dynamask(area=[0.05, 0.2], random_state=7).fit(X, white_box).explain(X)
+    b = dynamask(area=[0.05, 0.2], random_state=7).fit(X, white_box).explain(X)
+    np.testing.assert_array_equal(a.masks, b.masks)
+    np.testing.assert_array_equal(a.loss_curve, b.loss_curve)
+    np.testing.assert_array_equal(a.error_by_area, b.error_by_area)
 
 
 # --------------------------------------------------------- fade_reference
@@ -345,7 +442,7 @@ def test_fade_reference_baselines(spiky, baseline):
     X, truth, white_box = spiky
     if isinstance(baseline, str):
         baseline = np.random.RandomState(0).uniform(-0.1, 0.1, size=X.shape)
-    est = dynamask(perturbation="fade_reference", baseline=baseline, n_epochs=60)
+    est = dynamask(perturbation="fade_reference", baseline=baseline, max_iter=60)
     assert_finds_salient_set(est.fit_transform(X, white_box), truth)
 
 
@@ -355,10 +452,10 @@ def test_fade_reference_baseline_is_used():
     X, _ = make_spiky_panel(0)
     white_box = RareWhiteBox(SALIENT.astype(np.float32))
     for batch_size in [None, 4]:  # batches of 4 and 2: each batch must take its own rows of the baseline
-        est = dynamask(perturbation="fade_reference", baseline=X.copy(), n_epochs=20, batch_size=batch_size)
-        est.fit(X, white_box)
-        np.testing.assert_allclose(est.error_by_area_, 0.0, atol=1e-10)
-        np.testing.assert_allclose(est.loss_history_[0], 0.25, rtol=1e-6)  # (0.5² per cell) · λ_0 = 1
+        est = dynamask(perturbation="fade_reference", baseline=X.copy(), max_iter=20, batch_size=batch_size)
+        explanation = est.fit(X, white_box).explain(X)
+        np.testing.assert_allclose(explanation.error_by_area, 0.0, atol=1e-10)
+        np.testing.assert_allclose(explanation.loss_curve[0], 0.25, rtol=1e-6)  # (0.5² per cell) · λ_0 = 1
 
 
 @pytest.mark.parametrize(
@@ -372,21 +469,25 @@ def test_fade_reference_baseline_is_used():
 )
 def test_fade_reference_bad_baseline(spiky, baseline, match):
     X, _, white_box = spiky
+    # fit optimises nothing: the baseline meets the series when masks are optimised
     with pytest.raises(ValueError, match=match):
-        dynamask(perturbation="fade_reference", baseline=baseline, n_epochs=2).fit(X, white_box)
+        dynamask(perturbation="fade_reference", baseline=baseline, max_iter=2).fit_transform(X, white_box)
 
 
 def test_per_series_baseline_on_other_data_fails(spiky):
     X, _, white_box = spiky
-    est = dynamask(perturbation="fade_reference", baseline=np.zeros(X.shape), n_epochs=2).fit(X, white_box)
+    est = dynamask(perturbation="fade_reference", baseline=np.zeros(X.shape), max_iter=2).fit(X, white_box)
     with pytest.raises(ValueError, match="one reference per series"):
         est.transform(X[:3] + 1.0)
 
 
 def test_verbose_progress_bar(spiky, capsys):
     X, _, white_box = spiky
-    dynamask(n_epochs=5, verbose=1).fit(X, white_box)
-    assert "DynaMask.fit" in capsys.readouterr().err
+    est = dynamask(max_iter=5, verbose=1).fit(X, white_box)
+    assert capsys.readouterr().err == ""  # fit optimises nothing: no progress bar
+    est.transform(X)
+    err = capsys.readouterr().err
+    assert "DynaMask.transform" in err and "5/5" in err
 
 
 # ------------------------------------------------------------------- GPU
@@ -395,7 +496,7 @@ def test_verbose_progress_bar(spiky, capsys):
 def _gru_setup(num_layers=1, dropout=0.0, dtype=torch.float32):
     X, truth = make_spiky_panel(0)
     model = GRUClassifier(hidden=8, num_layers=num_layers, dropout=dropout).to(dtype)
-    params = dict(area=[0.1, 0.25], n_epochs=40, model_layout="NTC", random_state=0)
+    params = dict(area=[0.1, 0.25], max_iter=40, model_layout="NTC", random_state=0)
     return X, model, params
 
 
@@ -426,13 +527,14 @@ def test_cuda_gru_matches_cpu(num_layers, dropout, dtype, atol, no_tf32):
     gpu = DynaMask(device="cuda", **params).fit(X, model)
     assert gpu.device_.type == "cuda"
     assert gpu.model_.disable_cudnn == (num_layers > 1)
+    cpu_exp, gpu_exp = cpu.explain(X), gpu.explain(X)
     assert model.training and next(model.parameters()).device.type == "cpu"
     assert all(p.grad is None for p in model.parameters())
-    masks = gpu.transform(X)
+    masks = gpu_exp.masks
     assert isinstance(masks, np.ndarray) and masks.shape == X.shape
-    np.testing.assert_allclose(masks, cpu.masks_, atol=atol)
-    np.testing.assert_allclose(gpu.error_by_area_, cpu.error_by_area_, atol=1e-5, rtol=1e-3)
-    np.testing.assert_array_equal(gpu.area_, cpu.area_)
+    np.testing.assert_allclose(masks, cpu_exp.masks, atol=atol)
+    np.testing.assert_allclose(gpu_exp.error_by_area, cpu_exp.error_by_area, atol=1e-5, rtol=1e-3)
+    np.testing.assert_array_equal(gpu_exp.area, cpu_exp.area)
     new = make_spiky_panel(1, n=3)[0]
     np.testing.assert_allclose(gpu.transform(new), cpu.transform(new), atol=atol)
 
@@ -446,8 +548,8 @@ def test_cuda_tensor_in_cuda_tensor_out():
     assert est.device_.type == "cuda"
     assert isinstance(masks, torch.Tensor) and masks.is_cuda and masks.dtype == torch.float32
     assert masks.shape == Xc.shape
-    from_numpy = DynaMask(device="cuda", **params).fit(X, model)  # same device: same numbers
-    np.testing.assert_allclose(masks.cpu().numpy(), from_numpy.masks_, atol=1e-6)
+    from_numpy = DynaMask(device="cuda", **params).fit_transform(X, model)  # same device: same numbers
+    np.testing.assert_allclose(masks.cpu().numpy(), from_numpy, atol=1e-6)
     out = est.transform(Xc[:2].double())
     assert out.is_cuda and out.dtype == torch.float64
     # numpy in, numpy out, even when computed on the GPU

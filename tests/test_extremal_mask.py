@@ -11,13 +11,13 @@ from torch import nn
 
 from sklearn_tsmask import ExtremalMask
 from sklearn_tsmask.datasets import RareWhiteBox
-from sklearn_tsmask.metrics import SALIENCY_SCORERS
+from sklearn_tsmask.metrics import SALIENCY_SCORING
 from sklearn_tsmask.perturbation_nets import RecurrentPerturbation, make_perturbation_net
 from conftest import C, N_SALIENT, SALIENT, T, GRUClassifier, make_spiky_panel, salient_set, top_k_sets
 
 
 def extremal(**params):
-    defaults = dict(n_epochs=150, learning_rate=0.05, device="cpu", random_state=0)
+    defaults = dict(max_iter=150, learning_rate=0.05, device="cpu", random_state=0)
     defaults.update(params)
     return ExtremalMask(**defaults)
 
@@ -51,7 +51,7 @@ def test_zeros_perturbation_hand_computed_optimum():
     """With NN ≡ 0 the per-entry loss is 4(m−1)²x²/T + λ_1·m/(C·T): m* = 1 − λ_1/(8·C·x²)."""
     X = channel_data()
     lam = 1.0
-    est = extremal(perturbation="zeros", lambda_1=lam, n_epochs=600, learning_rate=0.01)
+    est = extremal(perturbation="zeros", lambda_1=lam, max_iter=600, learning_rate=0.01)
     masks = est.fit_transform(X, ChannelModel())
     expected = 1.0 - lam / (8 * C * X[:, 1, :] ** 2)
     np.testing.assert_allclose(masks[:, 1, :], expected, atol=2e-3)
@@ -91,12 +91,41 @@ def test_lambda_2_shrinks_the_perturbation(spiky):
     assert sizes[2] < 0.05
 
 
-def test_loss_history_decreases(spiky):
+def test_loss_curve_decreases(spiky):
     X, _, white_box = spiky
     est = extremal().fit(X, white_box)
-    assert est.loss_history_.shape == (150,) and est.n_iter_ == 150
-    assert est.loss_history_[-1] < 0.5 * est.loss_history_[0]
-    assert est.error_.shape == (len(X),) and np.all(est.error_ >= 0)
+    assert est.loss_curve_.shape == (150,) and est.n_iter_ == 150
+    assert est.loss_curve_[-1] < 0.5 * est.loss_curve_[0]
+    explanation = est.explain(X)
+    assert explanation.error.shape == (len(X),) and np.all(explanation.error >= 0)
+    assert explanation.n_iter == 150 and explanation.loss_curve.shape == (150,)
+    assert explanation.masks.shape == X.shape
+
+
+def test_fit_transform_returns_the_masks_trained_with_the_network(spiky):
+    """fit and fit_transform train the same network; fit_transform also returns the masks of that run."""
+    X, _, white_box = spiky
+    fitted = extremal(max_iter=60).fit(X, white_box)
+    est = extremal(max_iter=60)
+    masks = est.fit_transform(X, white_box)
+    assert all(
+        torch.equal(a, b) for a, b in zip(fitted.perturbation_net_.parameters(), est.perturbation_net_.parameters())
+    )
+    np.testing.assert_array_equal(fitted.loss_curve_, est.loss_curve_)
+    assert masks.shape == X.shape and masks.min() >= 0.0 and masks.max() <= 1.0
+    assert all(s == salient_set() for s in top_k_sets(masks, N_SALIENT))
+    assert not hasattr(est, "masks_") and not hasattr(est, "loss_history_")
+
+
+def test_transform_optimises_again_and_is_deterministic(spiky):
+    """No cache: transform optimises from the fitted network each call; seeded, the result repeats."""
+    X, _, white_box = spiky
+    est = extremal(max_iter=60)
+    trained = est.fit_transform(X, white_box)
+    first = est.transform(X)
+    np.testing.assert_array_equal(est.transform(X), first)
+    assert not np.array_equal(first, trained)  # optimised again (from the fitted network), not cached
+    assert all(s == salient_set() for s in top_k_sets(first, N_SALIENT))
 
 
 # ------------------------------------------------------------ seeds, stopping
@@ -116,25 +145,26 @@ def test_random_state_leaves_global_torch_rng_alone(spiky):
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
-    extremal(n_epochs=2).fit(X, white_box)
+    extremal(max_iter=2).fit(X, white_box)
     np.testing.assert_array_equal(torch.rand(3), expected)
 
 
 def test_tol_stops_at_convergence(spiky):
     X, _, white_box = spiky
-    full = extremal(n_epochs=1000).fit(X, white_box)
-    early = extremal(n_epochs=1000, tol=1e-4, n_iter_no_change=10).fit(X, white_box)
+    full = extremal(max_iter=1000).fit(X, white_box)
+    early = extremal(max_iter=1000, tol=1e-4, n_iter_no_change=10)
+    masks = early.fit_transform(X, white_box)
     assert early.n_iter_ < 600
-    assert early.loss_history_.shape == (early.n_iter_,)
-    np.testing.assert_allclose(early.loss_history_, full.loss_history_[: early.n_iter_], rtol=1e-5)
-    assert all(s == salient_set() for s in top_k_sets(early.masks_, N_SALIENT))
+    assert early.loss_curve_.shape == (early.n_iter_,)
+    np.testing.assert_allclose(early.loss_curve_, full.loss_curve_[: early.n_iter_], rtol=1e-5)
+    assert all(s == salient_set() for s in top_k_sets(masks, N_SALIENT))
 
 
 def test_tol_per_batch_keeps_the_last_loss_of_stopped_batches(spiky):
     X, _, white_box = spiky
-    est = extremal(n_epochs=400, tol=1e-3, n_iter_no_change=5, batch_size=2).fit(X, white_box)
-    assert est.n_iter_ < 400 and len(est.loss_history_) == est.n_iter_
-    assert np.all(np.isfinite(est.loss_history_))
+    est = extremal(max_iter=400, tol=1e-3, n_iter_no_change=5, batch_size=2).fit(X, white_box)
+    assert est.n_iter_ < 400 and len(est.loss_curve_) == est.n_iter_
+    assert np.all(np.isfinite(est.loss_curve_))
 
 
 # ------------------------------------------------------------ shared network, warm starts
@@ -143,18 +173,19 @@ def test_tol_per_batch_keeps_the_last_loss_of_stopped_batches(spiky):
 def test_network_is_shared_and_trained_through_batches(spiky):
     X, _, white_box = spiky
     one = extremal(batch_size=None).fit(X, white_box)
-    three = extremal(batch_size=2).fit(X, white_box)
+    three = extremal(batch_size=2)
+    masks = three.fit_transform(X, white_box)
     w_one = [p.clone() for p in one.perturbation_net_.parameters()]
     w_three = [p.clone() for p in three.perturbation_net_.parameters()]
     assert any(not torch.equal(a, b) for a, b in zip(w_one, w_three))
-    assert all(s == salient_set() for s in top_k_sets(three.masks_, N_SALIENT))
+    assert all(s == salient_set() for s in top_k_sets(masks, N_SALIENT))
 
 
 @pytest.mark.parametrize("mode", ["fine_tune", "frozen"])
 def test_transform_leaves_the_fitted_network_unchanged(spiky, mode):
     X, _, white_box = spiky
     X_new, _ = make_spiky_panel(seed=1)
-    est = extremal(transform_perturbation=mode).fit(X, white_box)
+    est = extremal(transform_networks=mode).fit(X, white_box)
     before = [p.clone() for p in est.perturbation_net_.parameters()]
     masks = est.transform(X_new)
     assert all(torch.equal(a, b) for a, b in zip(before, est.perturbation_net_.parameters()))
@@ -164,8 +195,8 @@ def test_transform_leaves_the_fitted_network_unchanged(spiky, mode):
 def test_frozen_and_fine_tuned_transforms_differ(spiky):
     X, _, white_box = spiky
     X_new, _ = make_spiky_panel(seed=1)
-    tuned = extremal(transform_perturbation="fine_tune").fit(X, white_box).transform(X_new)
-    frozen = extremal(transform_perturbation="frozen").fit(X, white_box).transform(X_new)
+    tuned = extremal(transform_networks="fine_tune").fit(X, white_box).transform(X_new)
+    frozen = extremal(transform_networks="frozen").fit(X, white_box).transform(X_new)
     assert not np.allclose(tuned, frozen)
     np.testing.assert_allclose(tuned[:, SALIENT], frozen[:, SALIENT], atol=0.1)
 
@@ -174,9 +205,9 @@ def test_each_transform_batch_starts_from_the_fitted_network(spiky):
     """Fine-tuning: a batch's result does not depend on the batches before it."""
     X, _, white_box = spiky
     X_new, _ = make_spiky_panel(seed=1)
-    est = extremal(n_epochs=60, batch_size=3).fit(X, white_box)
+    est = extremal(max_iter=60, batch_size=3).fit(X, white_box)
     batched = est.transform(X_new)
-    est.set_params(batch_size=None)  # a new setting: optimised again, not answered from the cache
+    est.set_params(batch_size=None)  # one call per half, each batch from the fitted network
     separately = np.concatenate([est.transform(X_new[:3]), est.transform(X_new[3:])])
     np.testing.assert_allclose(batched, separately, atol=1e-6)
 
@@ -184,7 +215,7 @@ def test_each_transform_batch_starts_from_the_fitted_network(spiky):
 def test_frozen_transform_does_not_depend_on_batching(spiky):
     X, _, white_box = spiky
     X_new, _ = make_spiky_panel(seed=1)
-    est = extremal(n_epochs=60, transform_perturbation="frozen").fit(X, white_box)
+    est = extremal(max_iter=60, transform_networks="frozen").fit(X, white_box)
     whole = est.transform(X_new)
     est.set_params(batch_size=2)
     np.testing.assert_allclose(est.transform(X_new), whole, atol=1e-6)
@@ -247,8 +278,13 @@ class NoParameters(nn.Module):
         (WrongShape(), ValueError, r"shaped like its input \(2, 4, 16\).*got \(2, 4, 2\)"),
         (NoParameters(), ValueError, "no trainable parameters"),
         (lambda n: "not a module", TypeError, "factory must return a torch.nn.Module, got str"),
-        ("lstm", ValueError, r"perturbation must be one of \('zeros', 'gru', 'bigru'\)"),
-        (3, TypeError, "perturbation must be one of .* got int"),
+        (
+            "lstm",
+            ValueError,
+            r"The 'perturbation' parameter of ExtremalMask must be a str among \{.*\}, an instance of "
+            r"'torch\.nn\.modules\.module\.Module' or a callable\. Got 'lstm' instead\.",
+        ),
+        (3, TypeError, r"The 'perturbation' parameter of ExtremalMask must be a str among .* Got 3 instead\."),
     ],
 )
 def test_bad_perturbation_networks(spiky, perturbation, error, match):
@@ -260,12 +296,16 @@ def test_bad_perturbation_networks(spiky, perturbation, error, match):
 @pytest.mark.parametrize(
     "params, match",
     [
-        ({"lambda_1": -1.0}, r"lambda_1 must be in \[0"),
-        ({"lambda_2": "a"}, "lambda_2 must be a real number"),
-        ({"mode": "both"}, "mode must be one of"),
-        ({"transform_perturbation": "retrain"}, "transform_perturbation must be one of"),
-        ({"tol": -0.1}, r"tol must be in \[0"),
-        ({"n_iter_no_change": 0}, "n_iter_no_change must be a positive integer"),
+        ({"lambda_1": -1.0}, r"'lambda_1' parameter of ExtremalMask must be a float in the range \[0\.0, inf\)\. Got -1\.0 "),
+        ({"lambda_2": "a"}, r"'lambda_2' parameter of ExtremalMask must be a float in the range \[0\.0, inf\)\. Got 'a' "),
+        ({"mode": "both"}, r"'mode' parameter of ExtremalMask must be a str among \{.*\}\. Got 'both' instead"),
+        (
+            {"transform_networks": "retrain"},
+            r"'transform_networks' parameter of ExtremalMask must be a str among \{.*\}\. Got 'retrain' instead",
+        ),
+        ({"tol": -0.1}, r"'tol' parameter of ExtremalMask must be a float in the range \[0\.0, inf\) or None\. Got -0\.1 "),
+        ({"n_iter_no_change": 0}, r"'n_iter_no_change' parameter of ExtremalMask must be an int in the range \[1, inf\)"),
+        ({"max_iter": True}, r"'max_iter' parameter of ExtremalMask must be an int in the range \[1, inf\)\. Got True "),
     ],
 )
 def test_invalid_hyper_parameters(spiky, params, match):
@@ -299,10 +339,10 @@ def test_make_perturbation_net_seeding():
 # ------------------------------------------------------------ classifiers, contract
 
 
-def test_cross_entropy_with_a_gru_classifier():
+def test_log_loss_with_a_gru_classifier():
     rng = np.random.RandomState(0)
     X = rng.randn(3, C, T).astype(np.float32)
-    est = ExtremalMask(n_epochs=30, loss="cross_entropy", model_layout="NTC", device="cpu", random_state=0)
+    est = ExtremalMask(max_iter=30, loss="log_loss", model_layout="NTC", device="cpu", random_state=0)
     masks = est.fit_transform(X, GRUClassifier())
     assert masks.shape == X.shape and np.isfinite(masks).all()
     deletion = clone(est).set_params(mode="deletion").fit_transform(X, GRUClassifier())
@@ -311,12 +351,16 @@ def test_cross_entropy_with_a_gru_classifier():
 
 def test_clone_and_pickle(spiky):
     X, _, white_box = spiky
-    est = extremal(lambda_1=0.5, perturbation="gru", n_epochs=20)
+    est = extremal(lambda_1=0.5, perturbation="gru", max_iter=20)
     cl = clone(est)
     assert cl.get_params() == est.get_params()
     est.fit(X, white_box)
     again = pickle.loads(pickle.dumps(est))
-    np.testing.assert_array_equal(again.masks_, est.masks_)
+    np.testing.assert_array_equal(again.loss_curve_, est.loss_curve_)
+    fitted, copied = est.perturbation_net_.parameters(), again.perturbation_net_.parameters()
+    assert all(torch.equal(a, b) for a, b in zip(fitted, copied))
+    # transform optimises from the fitted network (nothing cached): the same on the copy, for X too
+    np.testing.assert_array_equal(again.transform(X), est.transform(X))
     X_new, _ = make_spiky_panel(seed=2)
     np.testing.assert_array_equal(again.transform(X_new), est.transform(X_new))
 
@@ -326,9 +370,9 @@ def test_grid_search_over_lambdas(n_jobs):
     X, truth = make_spiky_panel(0, n=8)
     white_box = RareWhiteBox(SALIENT.astype(np.float32))
     search = GridSearchCV(
-        extremal(n_epochs=80, perturbation="zeros"),
+        extremal(max_iter=80, perturbation="zeros"),
         {"lambda_1": [1.0, 100.0], "lambda_2": [1.0]},
-        scoring=SALIENCY_SCORERS,
+        scoring=SALIENCY_SCORING,  # every metric from one transform per test fold
         refit="aur",  # AUP rewards graded masks: a sharp 0/1 mask scores (1 + share salient) / 2
         cv=KFold(2),
         n_jobs=n_jobs,
@@ -347,8 +391,8 @@ def test_grid_search_over_lambdas(n_jobs):
 def test_gru_classifier_on_cuda():
     rng = np.random.RandomState(0)
     X = rng.randn(3, C, T).astype(np.float32)
-    est = ExtremalMask(n_epochs=30, model_layout="NTC", device="cuda", random_state=0)
+    est = ExtremalMask(max_iter=30, model_layout="NTC", device="cuda", random_state=0)
     masks = est.fit_transform(X, GRUClassifier())
-    cpu = ExtremalMask(n_epochs=30, model_layout="NTC", device="cpu", random_state=0).fit_transform(X, GRUClassifier())
+    cpu = ExtremalMask(max_iter=30, model_layout="NTC", device="cpu", random_state=0).fit_transform(X, GRUClassifier())
     assert masks.shape == X.shape
     np.testing.assert_allclose(masks, cpu, atol=1e-3)

@@ -682,7 +682,7 @@ def test_grid_search_without_ground_truth(n_jobs):
     X, truth = make_spiky_panel(0, n=8)
     net = SalientEnergy()
     search = GridSearchCV(
-        DynaMask(perturbation="fade_reference", n_epochs=60, device="cpu", random_state=0),
+        DynaMask(perturbation="fade_reference", max_iter=60, device="cpu", random_state=0),
         {"area": [SALIENT_AREA, 0.5]},
         scoring=FIDELITY_SCORERS,
         refit="comprehensiveness",

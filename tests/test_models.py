@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from sklearn_tsmask import DynaMask
+from sklearn_tsmask import DynaMask, WithInputs
 from sklearn_tsmask._models import FrozenModel, check_model_output, looks_like_model, wrap_model
 from conftest import C, T, GRUClassifier, LinearHead, ShapeChecker, SoftmaxModel, dynamask, make_spiky_panel
 
@@ -23,7 +23,7 @@ def test_user_module_in_train_mode_is_untouched(X):
     model = LinearHead()
     model.train()
     before = copy.deepcopy(model.state_dict())
-    est = dynamask(n_epochs=10, loss="cross_entropy").fit(X, model)
+    est = dynamask(max_iter=10, loss="log_loss").fit(X, model)
     assert model.training and model.dropout.training
     for name, p in model.named_parameters():
         assert p.grad is None, name
@@ -42,8 +42,8 @@ def test_user_module_in_train_mode_is_untouched(X):
 
 def test_fit_with_dropout_model_is_deterministic(X):
     # eval mode: dropout is off, so two fits agree exactly
-    m1 = dynamask(n_epochs=20).fit_transform(X, LinearHead())
-    m2 = dynamask(n_epochs=20).fit_transform(X, LinearHead())
+    m1 = dynamask(max_iter=20).fit_transform(X, LinearHead())
+    m2 = dynamask(max_iter=20).fit_transform(X, LinearHead())
     np.testing.assert_array_equal(m1, m2)
 
 
@@ -86,7 +86,7 @@ def test_wrap_model_errors():
 
 def test_fit_with_non_callable_model_is_a_type_error(X):
     with pytest.raises(TypeError, match="torch.nn.Module or a callable"):
-        dynamask(n_epochs=2).fit(X, model=42)
+        dynamask(max_iter=2).fit(X, model=42)
 
 
 def test_looks_like_model():
@@ -117,47 +117,48 @@ class Constant(nn.Module):
 )
 def test_output_independent_of_input(X, model):
     with pytest.raises(ValueError, match="does not depend"):
-        dynamask(n_epochs=2).fit(X, model)
+        dynamask(max_iter=2).fit(X, model)
 
 
 def test_wrong_batch_size(X):
     with pytest.raises(ValueError, match="first axis of the output must be the batch"):
-        dynamask(n_epochs=2).fit(X, lambda x: x.sum(0))
+        dynamask(max_iter=2).fit(X, lambda x: x.sum(0))
     with pytest.raises(ValueError, match="first axis"):
-        dynamask(n_epochs=2).fit(X, lambda x: x.sum())
+        dynamask(max_iter=2).fit(X, lambda x: x.sum())
 
 
 def test_non_tensor_output(X):
     with pytest.raises(TypeError, match="torch.Tensor"):
-        dynamask(n_epochs=2).fit(X, lambda x: (x.sum(1), None))
+        dynamask(max_iter=2).fit(X, lambda x: (x.sum(1), None))
 
 
 def test_non_finite_output(X):
     with pytest.raises(ValueError, match="NaN or infinite"):
-        dynamask(n_epochs=2).fit(X, lambda x: x.sum(1) / 0.0)
+        dynamask(max_iter=2).fit(X, lambda x: x.sum(1) / 0.0)
 
 
 def test_model_failing_on_layout_mentions_model_layout(X):
     gru = GRUClassifier()  # expects (N, T, C) with C = 4 features; X is (N, 4, 16)
     with pytest.raises(ValueError, match="model_layout='NTC'") as info:
-        dynamask(n_epochs=2).fit(X, gru)
+        dynamask(max_iter=2).fit(X, gru)
     assert "(6, 4, 16)" in str(info.value)
     with pytest.raises(ValueError, match="model_layout='NTC' passes"):
-        dynamask(n_epochs=2, model_layout="NTC").fit(X, ShapeChecker((C, T)))
+        dynamask(max_iter=2, model_layout="NTC").fit(X, ShapeChecker((C, T)))
 
 
 def test_ntc_layout_passes_batch_first_input(X):
-    est = dynamask(n_epochs=5, model_layout="NTC").fit(X, ShapeChecker((T, C)))
-    assert est.masks_.shape == X.shape
+    est = dynamask(max_iter=5, model_layout="NTC")
+    assert est.fit_transform(X, ShapeChecker((T, C))).shape == X.shape
     est.transform(make_spiky_panel(1)[0][:3])
-    dynamask(n_epochs=5).fit(X, ShapeChecker((C, T)))  # NCT: the panel's own layout
+    dynamask(max_iter=5).fit(X, ShapeChecker((C, T)))  # NCT: the panel's own layout
 
 
 def test_gru_with_ntc_layout(X):
-    est = dynamask(n_epochs=20, loss="cross_entropy", model_layout="NTC").fit(X, GRUClassifier())
+    est = dynamask(max_iter=20, loss="log_loss", model_layout="NTC")
+    masks = est.fit_transform(X, GRUClassifier())
     assert est.output_shape_ == (T, 2)
-    assert est.masks_.shape == X.shape
-    assert 0.0 <= est.masks_.min() and est.masks_.max() <= 1.0
+    assert masks.shape == X.shape
+    assert 0.0 <= masks.min() and masks.max() <= 1.0
 
 
 def test_softmax_output_is_accepted(X):
@@ -165,9 +166,11 @@ def test_softmax_output_is_accepted(X):
     with torch.no_grad():
         p = model.eval()(torch.from_numpy(X).float())
     torch.testing.assert_close(p.sum(-1), torch.ones(len(X)))  # a plain sum would be constant
-    est = dynamask(n_epochs=10).fit(X, model)
+    est = dynamask(max_iter=10).fit(X, model)
     assert est.output_shape_ == (3,)
-    assert np.isfinite(est.loss_history_).all()
+    explanation = est.explain(X)
+    assert explanation.loss_curve.shape == (10,)
+    assert np.isfinite(explanation.loss_curve).all()
 
 
 def test_outputs_summing_to_a_constant_are_accepted(X):
@@ -181,7 +184,7 @@ def test_outputs_summing_to_a_constant_are_accepted(X):
     (g,) = torch.autograd.grad(model(x).sum(), x)
     assert torch.count_nonzero(g) == 0
     assert check_model_output(frozen, x.detach(), {}) == (2,)
-    est = dynamask(n_epochs=5).fit(X, model)
+    est = dynamask(max_iter=5).fit(X, model)
     assert est.output_shape_ == (2,)
 
 
@@ -200,21 +203,21 @@ def test_check_model_output_shapes():
     ids=["(N,)", "(N, 1)", "(N, T, 1)"],
 )
 def test_cross_entropy_with_regression_output(X, model):
-    with pytest.raises(ValueError, match="cross_entropy.*class scores.*loss='mse'"):
-        dynamask(n_epochs=2, loss="cross_entropy").fit(X, model)
+    with pytest.raises(ValueError, match="loss='log_loss' needs class scores.*Use loss='squared_error'"):
+        dynamask(max_iter=2, loss="log_loss").fit(X, model)
 
 
 def test_regression_output_with_mse(X):
-    est = dynamask(n_epochs=5).fit(X, lambda x: (x**2).sum((1, 2)))
+    est = dynamask(max_iter=5).fit(X, lambda x: (x**2).sum((1, 2)))
     assert est.output_shape_ == ()
 
 
 def test_integer_output_rejected(X):
     with pytest.raises(ValueError, match="real-valued"):
-        dynamask(n_epochs=2).fit(X, lambda x: (x.sum(1) > 0).long() + 0 * x.sum(1).long())
+        dynamask(max_iter=2).fit(X, lambda x: (x.sum(1) > 0).long() + 0 * x.sum(1).long())
 
 
-def test_model_kwargs_are_passed(X):
+def test_model_inputs_are_passed(X):
     seen = {}
 
     def model(x, scale):
@@ -222,6 +225,8 @@ def test_model_kwargs_are_passed(X):
         return (x**2).sum(1) * scale[:, None]
 
     scale = np.arange(1.0, 7.0)
-    est = DynaMask(n_epochs=3, device="cpu").fit(X, model, model_kwargs={"scale": scale})
+    est = DynaMask(max_iter=3, device="cpu")
+    masks = est.fit_transform(WithInputs(X, scale=scale), model)
     assert seen["shape"] == (6,)  # full batch (6 series × 1 area)
-    assert est.masks_.shape == X.shape
+    assert masks.shape == X.shape
+    assert est.model_inputs_ == ("scale",)

@@ -144,7 +144,7 @@ def test_fit_transform_does_not_modify_user_data():
     Xt = torch.from_numpy(make_spiky_panel(1)[0])
     Xt_copy = Xt.clone()
     model = CallCounter()
-    est = dynamask(n_epochs=5)
+    est = dynamask(max_iter=5)
     masks = est.fit_transform(X, model)
     np.testing.assert_array_equal(X, X_copy)
     masks2 = est.transform(Xt)
@@ -156,7 +156,7 @@ def test_fit_transform_does_not_modify_user_data():
 
 def test_estimator_int_input_gives_float64_masks():
     X = np.round(make_spiky_panel(0)[0] * 10).astype(np.int64)
-    masks = dynamask(n_epochs=5).fit_transform(X, CallCounter())
+    masks = dynamask(max_iter=5).fit_transform(X, CallCounter())
     assert masks.dtype == np.float64 and masks.shape == X.shape
 
 
@@ -171,7 +171,7 @@ def test_estimator_int_input_gives_float64_masks():
 )
 def test_estimator_rejects_bad_panels(X, match):
     with pytest.raises(ValueError, match=match):
-        dynamask(n_epochs=2).fit(X, CallCounter())
+        dynamask(max_iter=2).fit(X, CallCounter())
 
 
 def test_negative_strides_are_read():

@@ -40,7 +40,7 @@ def fitted():
     X, _ = make_spiky_panel(0, n=6)
     X_new, _ = make_spiky_panel(1, n=7)
     white_box = RareWhiteBox(SALIENT.astype(np.float32))
-    explainer = dynamask(area=[SALIENT_AREA, 0.3], n_epochs=40).fit(X, white_box)
+    explainer = dynamask(area=[SALIENT_AREA, 0.3], max_iter=40).fit(X, white_box)
     return explainer, X_new, explainer.transform(X_new)
 
 
@@ -53,7 +53,7 @@ def diffgroups():
     )
     order = np.random.RandomState(0).permutation(len(X))
     X, groups = X[order], groups[order]
-    explainer = dynamask(area=0.1, n_epochs=30).fit(X, white_box, model_kwargs={"groups": groups})
+    explainer = dynamask(area=0.1, max_iter=30).fit(X, white_box, model_kwargs={"groups": groups})
     X_new = X[::-1] + 0.05  # new series: transform optimises them
     groups_new = groups[::-1].copy()
     expected = explainer.transform(X_new, model_kwargs={"groups": groups_new})
@@ -94,7 +94,7 @@ def test_univariate_panel_keeps_its_layout(client):
     X = rng.randn(5, 12)
     salient = np.zeros((1, 12), dtype=np.float32)
     salient[0, [2, 7]] = 1
-    explainer = DynaMask(area=0.2, n_epochs=20, device="cpu", random_state=0).fit(X[:2], RareWhiteBox(salient))
+    explainer = DynaMask(area=0.2, max_iter=20, device="cpu", random_state=0).fit(X[:2], RareWhiteBox(salient))
     masks = explain_in_chunks(explainer, X, chunk_size=2, client=client)
     assert masks.shape == (5, 12)
     np.testing.assert_allclose(masks, explainer.transform(X), atol=1e-6)
@@ -194,7 +194,7 @@ def test_extremal_mask_fine_tune_is_chunk_invariant_when_chunks_are_batches():
     X, _, white_box = make_rare_feature(
         n_samples=6, n_timepoints=10, n_channels=3, n_salient=1, salient_window=(2, 5), random_state=0
     )
-    explainer = ExtremalMask(n_epochs=15, batch_size=2, device="cpu", random_state=0).fit(X, white_box)
+    explainer = ExtremalMask(max_iter=15, batch_size=2, device="cpu", random_state=0).fit(X, white_box)
     X_new = X + 0.05
     expected = explainer.transform(X_new)
     np.testing.assert_allclose(_local(explainer, X_new, 4), expected, atol=1e-6)
@@ -206,7 +206,7 @@ def test_contralsp_chunks_are_reproducible_but_not_one_transform():
     X, _, white_box = make_rare_feature(
         n_samples=4, n_timepoints=10, n_channels=3, n_salient=1, salient_window=(2, 5), random_state=0
     )
-    explainer = ContraLSP(n_epochs=10, device="cpu", random_state=0).fit(X, white_box)
+    explainer = ContraLSP(max_iter=10, device="cpu", random_state=0).fit(X, white_box)
     X_new = X + 0.05
     first = _local(explainer, X_new, 2)
     np.testing.assert_array_equal(_local(explainer, X_new, 2), first)
@@ -288,7 +288,7 @@ def test_grid_search_with_the_dask_joblib_backend_matches_n_jobs_1(client):
 
     def search(n_jobs):
         return GridSearchCV(
-            dynamask(n_epochs=30),
+            dynamask(max_iter=30),
             {"area": [SALIENT_AREA, 0.5], "lambda_time": [0.0, 0.5]},
             scoring=SALIENCY_SCORERS,
             refit="aup",

@@ -26,8 +26,9 @@ generator draws ``n_train + n_test`` series at once and returns the first
 
 Differences from the public reference generators
 ------------------------------------------------
-The settings are those of the project SPEC (section 5); where the references
-differ, the SPEC wins:
+The public references (the FIT, Dynamask and ContraLSP papers and their code,
+and the library tint) do not all agree; where they differ, this generator
+makes the choices below:
 
 * State, FIT's ``state_data.py`` and tint's ``HMM``: they add ``1e-3 * I`` to
   the covariances (variance 0.801); here the variance is 0.8 exactly.
@@ -41,8 +42,8 @@ differ, the SPEC wins:
 * State, the Dynamask paper (appendix C.4) prints the coupling between the
   second and third channel in state 0 and the first and second in state 1,
   a transition matrix ``[[.1, .9], [.1, .9]]`` and ``sigmoid(x)``; the code
-  (FIT, tint) and the SPEC use the coupling with channel 0, the
-  duration-dependent chain and ``sigmoid(2 x)``, as here.
+  (FIT, tint) uses the coupling with channel 0, the duration-dependent
+  chain and ``sigmoid(2 x)``, as here.
 * Switch-Feature, FIT's ``simulated_l2x_switchstate.py`` draws the first
   state as ``Bernoulli(1/3)`` (so never state 2); the ContraLSP paper states
   the uniform initial distribution ``(1/3, 1/3, 1/3)``, used here.
@@ -52,10 +53,10 @@ differ, the SPEC wins:
   = exp(-12.5) < 4e-6``, so it is white noise up to that; here the entries
   are independent ``N(scale[s][c], 0.1)``.
 * Switch-Feature, the ContraLSP paper prints ``sigmoid(x)`` and calls the
-  3-state chain a "two-state HMM"; FIT's code and the SPEC use ``sigmoid(3 x)``
-  and 3 states, as here. FIT's importance (switch times only, plus the last
+  3-state chain a "two-state HMM"; FIT's code uses ``sigmoid(3 x)`` and 3
+  states, as here. FIT's importance (switch times only, plus the last
   channel) is replaced by channel ``s_t`` at every time step, as in the
-  ContraLSP loader and the SPEC.
+  ContraLSP loader.
 """
 
 import numbers
@@ -183,10 +184,10 @@ def make_state(n_train=800, n_test=200, *, n_timepoints=200, random_state=None):
 
     Notes
     -----
-    The public generators (FIT, tint) differ from this one in a few details
-    fixed by the project SPEC: no ``1e-3`` jitter on the covariances, the
-    stay-in-1 probability floored at 0.8, and the saliency marked at every
-    time step rather than at switches only (see the module docstring).
+    The public generators (FIT, tint) differ from this one in a few details:
+    here there is no ``1e-3`` jitter on the covariances, the stay-in-1
+    probability is floored at 0.8, and the saliency is marked at every time
+    step rather than at switches only (see the module docstring).
 
     Examples
     --------
@@ -226,7 +227,7 @@ def make_state(n_train=800, n_test=200, *, n_timepoints=200, random_state=None):
     y = rng.random_sample((n, n_timepoints)) < expit(STATE_LABEL_SLOPE * x_salient)
 
     description = (
-        f"State benchmark (2-state HMM, Dynamask/FIT/tint; SPEC section 5): "
+        f"State benchmark (2-state HMM of FIT, Tonekaboni et al. 2020; Dynamask, Crabbe & van der Schaar 2021): "
         f"{n_train} train / {n_test} test series, C = 3, T = {n_timepoints}. "
         "P(0 -> 1) = 0.05, P(stay in 1) = max(0.95 - d/500, 0.8) with d the steps since "
         "the last switch, P(s_0 = 1) = 0.5; x_t ~ N(mu_s, Sigma_s), mu_0 = (0.1, 1.6, 0.5), "
@@ -322,7 +323,7 @@ def make_switch_feature(n_train=800, n_test=200, *, n_timepoints=100, random_sta
     y = rng.random_sample((n, n_timepoints)) < expit(SWITCH_LABEL_SLOPE * x_salient)
 
     description = (
-        f"Switch-Feature benchmark (3-state HMM, ContraLSP/FIT; SPEC section 5): "
+        f"Switch-Feature benchmark (3-state HMM of FIT, Tonekaboni et al. 2020; ContraLSP, Liu et al. 2024): "
         f"{n_train} train / {n_test} test series, C = 3, T = {n_timepoints}. "
         "s_0 uniform, transitions [[.95, .02, .03], [.02, .95, .03], [.03, .02, .95]]; "
         "x[c, t] ~ N(scale[s_t][c], 0.1) independently (white-noise form of the GP with "

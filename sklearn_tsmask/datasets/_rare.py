@@ -212,7 +212,7 @@ def make_rare_feature(
         mask per group: 1 group for the plain shared benchmark, 2 for shared
         DiffGroups and ``n_samples`` with ``shared_salient=False``. With more
         than one group it must be called as ``white_box(x, groups=groups)``
-        (explainers: ``model_kwargs={"groups": groups}``), and calling it
+        (explainers: ``WithInputs(X, groups=groups)`` as ``X``), and calling it
         without ``groups`` raises a ValueError.
     groups : ndarray of shape (n_samples,), dtype int64
         Only when ``return_groups=True``: the white-box group of every
@@ -323,7 +323,7 @@ def make_rare_time(
         mask per group: 1 group for the plain shared benchmark, 2 for shared
         DiffGroups and ``n_samples`` with ``shared_salient=False``. With more
         than one group it must be called as ``white_box(x, groups=groups)``
-        (explainers: ``model_kwargs={"groups": groups}``), and calling it
+        (explainers: ``WithInputs(X, groups=groups)`` as ``X``), and calling it
         without ``groups`` raises a ValueError.
     groups : ndarray of shape (n_samples,), dtype int64
         Only when ``return_groups=True``: the white-box group of every

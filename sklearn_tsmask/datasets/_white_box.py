@@ -74,7 +74,8 @@ class RareWhiteBox(nn.Module):
     -----
     When ``n_groups > 1`` the model needs the group id of every row:
     ``model(x, groups=groups)``. The explainers forward per-sample model
-    inputs given as ``model_kwargs={"groups": groups}``; the groups are the
+    inputs bundled with the series, ``WithInputs(X, groups=groups)`` (see
+    :class:`~sklearn_tsmask.WithInputs`); the groups are the
     fourth value returned by :func:`make_rare_feature` / :func:`make_rare_time`
     with ``return_groups=True``. Rows are matched to their groups through
     ``groups`` only, so any reordering or subset of the rows works as long as
@@ -127,7 +128,7 @@ class RareWhiteBox(nn.Module):
                 raise ValueError(
                     f"this white box has {self.n_groups} groups (different salient sets), so it "
                     "needs the group id of every row: call model(x, groups=groups), or pass "
-                    "model_kwargs={'groups': groups} to the explainer; the groups are returned "
+                    "WithInputs(X, groups=groups) as X to the explainer; the groups are returned "
                     "by make_rare_feature/make_rare_time with return_groups=True."
                 )
             return self.salient[:1], self.square_of_sum[:1]

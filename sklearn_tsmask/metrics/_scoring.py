@@ -26,6 +26,21 @@ class MaskScoring:
     scorers : dict of str to scorer
         Scorers of this package (from :func:`make_saliency_scorer` or
         :func:`make_fidelity_scorer`), by the name the search reports.
+
+    Examples
+    --------
+    >>> from sklearn.model_selection import GridSearchCV, KFold
+    >>> from sklearn_tsmask import DynaMask
+    >>> from sklearn_tsmask.datasets import make_rare_time
+    >>> from sklearn_tsmask.metrics import SALIENCY_SCORING
+    >>> X, true_saliency, white_box = make_rare_time(
+    ...     n_samples=6, n_timepoints=10, n_channels=8, salient_window=(2, 6), random_state=0)
+    >>> search = GridSearchCV(DynaMask(max_iter=100, random_state=0), {"area": [0.05, 0.25]},
+    ...                       scoring=SALIENCY_SCORING, refit="aur", cv=KFold(3))
+    >>> search.fit(X, true_saliency, model=white_box).best_params_  # 20 of 80 entries are salient
+    {'area': 0.25}
+    >>> sorted(k for k in search.cv_results_ if k.startswith("mean_test"))[:3]
+    ['mean_test_aup', 'mean_test_auprc', 'mean_test_aur']
     """
 
     def __init__(self, scorers):
@@ -81,7 +96,7 @@ def make_scoring(scorers):
     >>> X = np.array([[[0.0, 0.9, 0.1, 0.0]]])
     >>> true_saliency = np.array([[[0, 1, 0, 0]]])
     >>> {k: round(v, 3) for k, v in scoring(explainer, X, true_saliency).items()}
-    {'aup': 0.611, 'aur': 0.611}
+    {'aup': 0.708, 'aur': 1.0}
     """
     if isinstance(scorers, str):
         scorers = [scorers]
