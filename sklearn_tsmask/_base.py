@@ -216,7 +216,11 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
         return 1
 
     def _build_networks(self, x):
-        """The untrained networks of ``fit``, by fitted attribute name (see ``_fitted_networks``)."""
+        """The untrained networks of ``fit``, by fitted attribute name (see ``_fitted_networks``).
+
+        ``fit`` trains them with the masks of ``X``; a method whose networks are all None
+        (none declared, or ExtremalMask's ``"zeros"``) optimises nothing in ``fit``.
+        """
         return {}
 
     def _make_objective(self, batch, networks):
@@ -394,19 +398,19 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
             "model_inputs_": tuple(sorted(kwargs)),
         }
         result = None
-        if self._fitted_networks:
-            generator = make_generator(self.random_state, x.device)
-            networks = self._build_networks(x)
+        generator = make_generator(self.random_state, x.device)
+        networks = self._build_networks(x)
+        if any(net is not None for net in networks.values()):
+            # what transform reuses is learned with the masks of X: one optimisation trains both
             result = self._optimise(x, kwargs, frozen, networks, generator=generator, training=True)
-            for name, net in networks.items():
+            for net in networks.values():
                 if net is not None:
                     net.eval()
-                fitted[name] = net
             fitted["n_iter_"] = result.n_iter
             fitted["loss_curve_"] = result.loss_curve.cpu().numpy()
-        elif produce_masks:
-            generator = make_generator(self.random_state, x.device)
-            result = self._optimise(x, kwargs, frozen, {}, generator=generator, training=False)
+        elif produce_masks:  # nothing to learn (no network): the masks of X only when asked for
+            result = self._optimise(x, kwargs, frozen, networks, generator=generator, training=False)
+        fitted.update(networks)
         return fitted, (result, fmt)
 
     def _commit(self, fitted):

@@ -187,7 +187,7 @@ class ContraLSP(BaseMaskExplainer):
         The trend network ``τ`` trained by ``fit``.
     n_iter_ : int
         Steps ``fit`` ran (the most over the batches).
-    loss_curve_ : ndarray of shape (n_iter_,)
+    loss_curve_ : ndarray of shape ``(n_iter_,)``
         Mean loss per series at each step of ``fit``.
     model_ : FrozenModel
         The frozen black box.

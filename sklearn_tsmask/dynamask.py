@@ -347,7 +347,7 @@ class _DynaMaskObjective(Objective):
         n_zeros = np.floor(C * T * (1.0 - areas) + 1e-6).astype(int)
         positions = torch.arange(C * T, device=x.device)
         self.area_target = (positions[None, :] >= torch.as_tensor(n_zeros, device=x.device)[:, None]).to(x.dtype)
-        self.areas = torch.as_tensor(areas, dtype=x.dtype, device=x.device)
+        self.areas = torch.as_tensor(areas, dtype=torch.float64, device=x.device)  # as given, not the model's dtype
         self.mask = torch.full((B, V, C, T), 0.5, dtype=x.dtype, device=x.device, requires_grad=True)
         self.reference = est._reference(batch)
         # the (series, area) rows of one model call: every series' target and inputs repeated per area

@@ -101,9 +101,12 @@ class ExtremalMask(BaseMaskExplainer):
         ``ExtremalMask(perturbation=est.perturbation_net_)`` starts another
         explainer from it.
     n_iter_ : int
-        Steps ``fit`` ran (the most over the batches).
-    loss_curve_ : ndarray of shape (n_iter_,)
-        Mean loss per series at each step of ``fit``.
+        Steps ``fit`` ran (the most over the batches). Not set with
+        ``perturbation="zeros"``, whose ``fit`` has no network to train and
+        optimises nothing.
+    loss_curve_ : ndarray of shape ``(n_iter_,)``
+        Mean loss per series at each step of ``fit`` (not set with
+        ``"zeros"``).
     model_ : FrozenModel
         The frozen black box.
     device_ : torch.device
@@ -129,7 +132,8 @@ class ExtremalMask(BaseMaskExplainer):
 
     What is fitted. ``fit`` trains the perturbation network, jointly with
     the masks of the fitted series (the method needs them to learn it);
-    ``fit_transform`` returns those masks. ``transform`` and ``explain``
+    ``fit_transform`` returns those masks. With ``perturbation="zeros"``
+    there is no network: ``fit`` optimises nothing, as DynaMask's. ``transform`` and ``explain``
     optimise the masks of any series from the fitted network.
 
     Warm starts. ``transform`` on new series starts from the fitted network,

@@ -54,11 +54,13 @@ independently:
 
 * :class:`~sklearn_tsmask.DynaMask` optimises each series' masks on its own
   (the loss is a sum over series and each mask entry has its own optimiser
-  state): the masks do not depend on the chunks, up to the rounding of a
-  black box whose arithmetic depends on the batch size. A ``baseline`` of
-  shape ``(N, C, T)`` (one per series) cannot be chunked.
+  state): without ``tol`` the masks do not depend on the chunks, up to the
+  rounding of a black box whose arithmetic depends on the batch size. With
+  ``tol`` a batch stops as a whole, so the chunks must be made of the same
+  batches (an integer ``batch_size`` dividing ``chunk_size``). A ``baseline``
+  of shape ``(N, C, T)`` (one per series) cannot be chunked.
 * :class:`~sklearn_tsmask.ExtremalMask` with
-  ``transform_perturbation="frozen"`` and without ``tol`` treats series
+  ``transform_networks="frozen"`` and without ``tol`` treats series
   independently too. With ``"fine_tune"`` (default) or ``tol``, each batch
   trains its own copy of the perturbation network, or stops, together: the
   masks equal one ``transform`` call's only when every chunk is made of the
@@ -205,7 +207,7 @@ def _check_model_kwargs(model_kwargs, n):
     if model_kwargs is None:
         return {}
     if not isinstance(model_kwargs, dict):
-        raise TypeError(f"model_kwargs must be a dict of per-sample arrays, got {type(model_kwargs).__name__}.")
+        raise TypeError(f"the model inputs must be a dict of per-series arrays, got {type(model_kwargs).__name__}.")
     out = {}
     for name, value in model_kwargs.items():
         arr = _kwarg_array(value, name)
@@ -376,7 +378,7 @@ def _explain_dask_array(explainer, X, chunk_size, model_kwargs, torch_threads):
     arrays = []
     names = []
     if model_kwargs is not None and not isinstance(model_kwargs, dict):
-        raise TypeError(f"model_kwargs must be a dict of per-sample arrays, got {type(model_kwargs).__name__}.")
+        raise TypeError(f"the model inputs must be a dict of per-series arrays, got {type(model_kwargs).__name__}.")
     for name, value in (model_kwargs or {}).items():
         if _is_dask_array(value):
             if value.ndim == 0:
@@ -392,7 +394,7 @@ def _explain_dask_array(explainer, X, chunk_size, model_kwargs, torch_threads):
         if any(np.isnan(c) for c in rows):
             raise ValueError(
                 "X has unknown chunk sizes along its first axis; call X.compute_chunk_sizes() "
-                "before passing model_kwargs."
+                "first: the model inputs are split along them."
             )
         if _is_dask_array(arr):
             arr = arr.rechunk({0: rows, **{axis: -1 for axis in range(1, arr.ndim)}})

@@ -69,7 +69,7 @@ def salient_set():
 
 
 def dynamask(**params):
-    """DynaMask with test defaults: CPU, seeded, few epochs."""
+    """DynaMask with test defaults: CPU, seeded, few optimisation steps (max_iter=60)."""
     defaults = dict(area=SALIENT_AREA, max_iter=60, device="cpu", random_state=0)
     defaults.update(params)
     return DynaMask(**defaults)

@@ -8,6 +8,7 @@ from torch import nn
 pytest.importorskip("captum")
 
 from benchmarks._baselines import IntegratedGradients, Occlusion  # noqa: E402
+from sklearn_tsmask import WithInputs  # noqa: E402
 
 
 class Linear(nn.Module):
@@ -20,6 +21,13 @@ class Linear(nn.Module):
     def forward(self, x, groups=None):
         y = torch.einsum("c,nct->nt", self.w, x)
         return y if groups is None else y + groups[:, None].float()
+
+
+class NeedsGroups(Linear):
+    """Linear with the group offset, refusing to run without the groups."""
+
+    def forward(self, x, groups):
+        return super().forward(x, groups)
 
 
 class TwoClass(nn.Module):
@@ -48,7 +56,8 @@ def test_linear_regression_attribution_is_w_times_x(cls):
 def test_group_ids_are_passed_and_do_not_change_attributions(cls):
     X = data()
     groups = np.array([0, 1, 0, 1, 1])
-    attr = cls(task="regression", device="cpu").fit_transform(X, model=Linear(W), model_kwargs={"groups": groups})
+    explainer = cls(task="regression", batch_size=2, device="cpu")  # the groups are sliced with the batches
+    attr = explainer.fit_transform(WithInputs(X, groups=groups), model=NeedsGroups(W))
     np.testing.assert_allclose(attr, np.abs(W[None, :, None] * X), rtol=1e-4, atol=1e-5)
 
 

@@ -225,7 +225,13 @@ def test_diffgroups_white_box_needs_groups():
         wb(torch.from_numpy(X))
     X, _, wb = make_rare_time(shared_salient=False, random_state=0)
     # one group per sample: the message says how to give the group ids
-    with pytest.raises(ValueError, match=r"groups \(different salient sets\).*call model\(x, groups=groups\)"):
+    with pytest.raises(
+        ValueError,
+        match=(
+            r"groups \(different salient sets\).*call model\(x, groups=groups\), "
+            r"or pass WithInputs\(X, groups=groups\) as X"
+        ),
+    ):
         wb(torch.from_numpy(X))
 
 

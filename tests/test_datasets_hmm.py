@@ -87,7 +87,10 @@ def test_default_shapes_and_dtypes(make, T, n_states):
         assert set(np.unique(data[f"true_saliency_{split}"])) == {0, 1}
         assert set(np.unique(data[f"states_{split}"])) == set(range(n_states))
         assert np.isfinite(data[f"X_{split}"]).all()
-    assert isinstance(data.description, str) and "SPEC" in data.description
+    assert isinstance(data.description, str)
+    # it cites where the benchmark comes from (FIT's generators)
+    assert data.description.startswith(f"{'State' if n_states == 2 else 'Switch-Feature'} benchmark ")
+    assert "Tonekaboni et al. 2020" in data.description
 
 
 def test_descriptions_name_the_settings():

@@ -11,10 +11,11 @@ from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, KFold
 from torch import nn
 
-from sklearn_tsmask import DynaMask
+from sklearn_tsmask import DynaMask, WithInputs
 from sklearn_tsmask._models import wrap_model
 from sklearn_tsmask.metrics import (
     FIDELITY_SCORERS,
+    FIDELITY_SCORING,
     comprehensiveness,
     comprehensiveness_scorer,
     fidelity_accuracy,
@@ -22,6 +23,7 @@ from sklearn_tsmask.metrics import (
     fidelity_cross_entropy_scorer,
     log_odds,
     make_fidelity_scorer,
+    make_scoring,
     neg_fidelity_accuracy_scorer,
     neg_log_odds_scorer,
     neg_sufficiency_scorer,
@@ -438,7 +440,7 @@ def test_ntc_layout():
         )
 
 
-def test_model_kwargs_are_sliced_with_the_batches():
+def test_model_inputs_are_sliced_with_the_batches():
     rng = np.random.RandomState(7)
     X, masks = rng.randn(5, 2, 4), rng.rand(5, 2, 4)
     shift = rng.randn(5, 3)
@@ -453,11 +455,80 @@ def test_model_kwargs_are_sliced_with_the_batches():
         return lambda x: (np.einsum("ct,kct->k", x, Wn) + bn + shift[i])[None]
 
     for name, metric in METRICS.items():
-        values = metric(shifted, X, masks, model_kwargs={"shift": shift}, batch_size=2, reduction="none")
+        values = metric(shifted, WithInputs(X, shift=shift), masks, batch_size=2, reduction="none")
         expected = [reference(name, logits(i), X[i : i + 1], masks[i : i + 1], 0.2, "average")[0] for i in range(5)]
         np.testing.assert_allclose(values, expected, atol=1e-6, err_msg=name)  # X rounded to float32
-    with pytest.raises(ValueError, match="one row per series"):
-        comprehensiveness(shifted, X, masks, model_kwargs={"shift": shift[:3]})
+    wrong_rows = r"the model input 'shift' must have one row per series \(5\), got shape \(3, 3\)"
+    with pytest.raises(ValueError, match=wrong_rows):
+        comprehensiveness(shifted, WithInputs(X, shift=shift[:3]), masks)
+
+
+def group_model(x, groups):
+    """Logits (N, 2) = (x[n, 0, groups[n]], 0): each series' group picks the time point that matters."""
+    z = x[torch.arange(len(x)), 0, groups.long()]
+    return torch.stack([z, torch.zeros_like(z)], dim=-1)
+
+
+def sigmoid(z):
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+@pytest.mark.parametrize("container", [np.asarray, torch.as_tensor])
+def test_metrics_take_the_model_inputs_from_with_inputs_hand_computed(container):
+    X = container(np.array([[[2.0, 3.0]], [[2.0, 3.0]]]))  # N=2, C=1, T=2
+    masks = np.array([[[1.0, 0.0]], [[1.0, 0.0]]])  # both rank t=0 first; k = 1 entry
+    kw = dict(top_fraction=0.5, baseline="zeros", reduction="none", batch_size=1)
+    # series 0 (group 0) uses x[0, 0] = 2: removing it gives p_0 = 1/2, keeping only it changes nothing;
+    # series 1 (group 1) uses x[0, 1] = 3: removing x[0, 0] changes nothing, keeping only x[0, 0] gives 1/2
+    Xg = WithInputs(X, groups=container(np.array([0, 1])))
+    np.testing.assert_allclose(comprehensiveness(group_model, Xg, masks, **kw), [sigmoid(2) - 0.5, 0], atol=1e-12)
+    np.testing.assert_allclose(sufficiency(group_model, Xg, masks, **kw), [0.0, sigmoid(3) - 0.5], atol=1e-12)
+    np.testing.assert_allclose(fidelity_accuracy(group_model, Xg, masks, **kw), [1.0, 1.0])  # 1/2 ties: class 0
+    expected_ce = [math.log(2), -math.log(sigmoid(3))]
+    np.testing.assert_allclose(fidelity_cross_entropy(group_model, Xg, masks, **kw), expected_ce, atol=1e-12)
+    np.testing.assert_allclose(log_odds(group_model, Xg, masks, **kw), [math.log(0.5 / sigmoid(2)), 0.0], atol=1e-12)
+    # the groups follow their series: swapped groups swap the roles of the series
+    swapped = WithInputs(X, groups=container(np.array([1, 0])))
+    np.testing.assert_allclose(comprehensiveness(group_model, swapped, masks, **kw), [0, sigmoid(2) - 0.5], atol=1e-12)
+    assert comprehensiveness(group_model, Xg, masks, top_fraction=0.5, baseline="zeros") == pytest.approx(
+        (sigmoid(2) - 0.5) / 2, abs=1e-12
+    )
+
+
+def test_metrics_refuse_model_inputs_with_a_wrong_number_of_rows():
+    X, masks = np.array([[[2.0, 3.0]], [[2.0, 3.0]]]), np.ones((2, 1, 2))
+    three_rows = r"the model input 'groups' must have one row per series \(2\), got shape \(3,\)\."
+    with pytest.raises(ValueError, match=three_rows):
+        comprehensiveness(group_model, WithInputs(X, groups=np.array([0, 1, 0])), masks)
+    # inputs changed after the bundle was made are checked again by the metric
+    Xg = WithInputs(X, groups=np.array([0, 1]))
+    Xg.inputs["groups"] = np.array([0])
+    one_row = r"the model input 'groups' must have one row per series \(2\), got shape \(1,\)\."
+    for metric in ALL:
+        with pytest.raises(ValueError, match=one_row):
+            metric(group_model, Xg, masks, top_fraction=0.5)
+
+
+def test_fidelity_scoring_of_an_explainer_fitted_with_model_inputs():
+    rng = np.random.RandomState(3)
+    X = rng.uniform(1.0, 3.0, size=(4, 1, 5))  # positive: group_model predicts class 0 on every series
+    groups = np.array([0, 3, 4, 1])
+    Xg = WithInputs(X, groups=groups)
+    est = DynaMask(area=0.2, max_iter=60, perturbation="fade_reference", device="cpu", random_state=0)
+    est.fit(Xg, group_model)
+    assert est.model_inputs_ == ("groups",)
+    masks = est.transform(Xg)
+    assert masks.shape == X.shape
+    np.testing.assert_array_equal(masks[:, 0].argmax(-1), groups)  # each series' mask finds its group's time point
+    scores = FIDELITY_SCORING(est, Xg)
+    for name, scorer in FIDELITY_SCORERS.items():
+        assert scores[name] == scorer(est, Xg), name
+    # top_fraction=0.2: the top entry of each series, the one its group picks
+    assert scores["comprehensiveness"] == pytest.approx(comprehensiveness(group_model, Xg, masks), abs=1e-12)
+    z, z_removed = X[np.arange(4), 0, groups], X[:, 0].mean(-1)  # baseline "average": the series' mean
+    expected = np.mean([sigmoid(a) - sigmoid(b) for a, b in zip(z, z_removed)])
+    assert scores["comprehensiveness"] == pytest.approx(expected, abs=1e-6)  # the explainer's model runs in float32
+    assert scores["neg_sufficiency"] == pytest.approx(0.0, abs=1e-12)  # keeping the group's entry keeps the logit
 
 
 def test_two_model_calls_per_batch():
@@ -584,6 +655,54 @@ def test_scorers_return_the_signed_metric_and_ignore_y(scorer, metric, sign):
     assert scorer(est, X, np.zeros_like(X)) == scorer(est, X)
 
 
+class CountingFixedMasks(FixedMasks):
+    """FixedMasks counting its transforms."""
+
+    def fit(self, X, y=None):
+        self.n_transforms_ = 0
+        return super().fit(X, y)
+
+    def transform(self, X):
+        self.n_transforms_ += 1
+        return super().transform(X)
+
+
+def test_fidelity_scoring_matches_the_single_scorers_with_one_transform():
+    rng = np.random.RandomState(11)
+    X = rng.randn(6, 2, 5)
+    est = CountingFixedMasks(LinearLogits(rng.randn(3, 2, 5), rng.randn(3)), scale=2.0).fit(X)
+    scores = FIDELITY_SCORING(est, X)
+    assert est.n_transforms_ == 1
+    assert list(scores) == list(FIDELITY_SCORERS)
+    for name, scorer in FIDELITY_SCORERS.items():
+        assert scores[name] == scorer(est, X), name
+        assert isinstance(scores[name], float)
+    assert est.n_transforms_ == 1 + len(FIDELITY_SCORERS)  # each single scorer computes its own masks
+    assert FIDELITY_SCORING(est, X, np.zeros_like(X)) == scores  # y is ignored
+
+
+def test_fidelity_scoring_with_an_explainer_optimises_once():
+    X, _ = make_spiky_panel(0, n=4)
+    est = DynaMask(area=SALIENT_AREA, perturbation="fade_reference", max_iter=30, device="cpu", random_state=0)
+    est.fit(X, SalientEnergy())
+    calls = []
+    transform = est.transform
+
+    def counted(X):
+        calls.append(len(X))
+        return transform(X)
+
+    est.transform = counted
+    scores = FIDELITY_SCORING(est, X)
+    assert calls == [len(X)]
+    for name, scorer in FIDELITY_SCORERS.items():
+        assert scores[name] == scorer(est, X), name  # transform is deterministic: the same masks
+    assert len(calls) == 1 + len(FIDELITY_SCORERS)
+    # a subset, under the names of one's choice
+    some = make_scoring({"comp": "comprehensiveness", "suff": neg_sufficiency_scorer})(est, X)
+    assert some == {"comp": scores["comprehensiveness"], "suff": scores["neg_sufficiency"]}
+
+
 def test_fidelity_scorers_dict():
     assert FIDELITY_SCORERS == {
         "comprehensiveness": comprehensiveness_scorer,
@@ -684,7 +803,7 @@ def test_grid_search_without_ground_truth(n_jobs):
     search = GridSearchCV(
         DynaMask(perturbation="fade_reference", max_iter=60, device="cpu", random_state=0),
         {"area": [SALIENT_AREA, 0.5]},
-        scoring=FIDELITY_SCORERS,
+        scoring=FIDELITY_SCORING,  # every metric from one transform per test fold
         refit="comprehensiveness",
         cv=KFold(2),
         n_jobs=n_jobs,
@@ -703,14 +822,49 @@ def test_grid_search_without_ground_truth(n_jobs):
     assert search.best_params_ == {"area": SALIENT_AREA}
     assert search.best_score_ == comp[0]
     best = search.best_estimator_
-    assert best.masks_.shape == X.shape
     # the refitted explainer scores like the metric on its own masks, and beats a random mask
     masks = best.transform(X)
+    assert masks.shape == X.shape
+    np.testing.assert_array_equal(best.transform(X), masks)  # optimised again, deterministically
     score = comprehensiveness_scorer(best, X)
     assert score == pytest.approx(comprehensiveness(net, X, masks), abs=1e-12)
     random_masks = np.random.RandomState(0).rand(*X.shape)
     assert score > comprehensiveness(net, X, random_masks) + 0.5
     assert comprehensiveness(net, X, truth) > comprehensiveness(net, X, random_masks) + 0.5
+
+
+class CountingDynaMask(DynaMask):
+    """DynaMask counting the transforms of every instance (n_jobs=1: one process)."""
+
+    transforms = []
+
+    def transform(self, X):
+        CountingDynaMask.transforms.append(len(X))
+        return super().transform(X)
+
+
+def test_grid_search_with_one_scoring_object_optimises_once_per_fold():
+    X, _ = make_spiky_panel(0, n=8)
+    net = SalientEnergy()
+    results = {}
+    for label, scoring in (("dict", FIDELITY_SCORERS), ("one", FIDELITY_SCORING)):
+        CountingDynaMask.transforms = []
+        search = GridSearchCV(
+            CountingDynaMask(perturbation="fade_reference", max_iter=60, device="cpu", random_state=0),
+            {"area": [SALIENT_AREA, 0.5]},
+            scoring=scoring,
+            refit="comprehensiveness",
+            cv=KFold(2),
+            error_score="raise",
+        )
+        search.fit(X, model=net)
+        results[label] = (search.cv_results_, list(CountingDynaMask.transforms))
+    one, dict_ = results["one"], results["dict"]
+    assert one[1] == [4] * 4  # 2 candidates x 2 folds, one transform each
+    assert dict_[1] == [4] * 4 * len(FIDELITY_SCORERS)  # a dict of scorers optimises once per metric
+    for name in FIDELITY_SCORERS:
+        for key in (f"split0_test_{name}", f"split1_test_{name}", f"mean_test_{name}", f"rank_test_{name}"):
+            np.testing.assert_array_equal(one[0][key], dict_[0][key], err_msg=key)
 
 
 @pytest.mark.gpu

@@ -13,6 +13,7 @@ from sklearn.model_selection import GridSearchCV
 
 from sklearn_tsmask.metrics import (
     SALIENCY_SCORERS,
+    SALIENCY_SCORING,
     auprc,
     auprc_scorer,
     auroc,
@@ -25,6 +26,7 @@ from sklearn_tsmask.metrics import (
     information,
     information_scorer,
     make_saliency_scorer,
+    make_scoring,
     neg_entropy_scorer,
 )
 from sklearn_tsmask.metrics import _ground_truth, _scorers
@@ -410,3 +412,56 @@ def test_grid_search_picks_the_right_parameter():
     assert search.best_score_ == search.cv_results_["mean_test_aup"][1]
     # the refitted explainer scores the whole set like the metric
     assert aup_scorer(search.best_estimator_, X, y) == aup(y, np.abs(X))
+
+
+class CountingScaledMasks(ScaledMasks):
+    """ScaledMasks that counts its transforms (each one is an optimisation for a real explainer)."""
+
+    n_transforms = 0
+
+    def transform(self, X):
+        type(self).n_transforms += 1
+        return super().transform(X)
+
+
+def test_make_scoring_computes_the_masks_once_and_matches_the_single_scorers():
+    X, y = synthetic()
+    est = CountingScaledMasks(scale=0.5, offset=0.1)
+    CountingScaledMasks.n_transforms = 0
+    scores = SALIENCY_SCORING(est, X, y)
+    assert CountingScaledMasks.n_transforms == 1
+    assert list(scores) == list(SALIENCY_SCORERS)
+    for name, scorer in SALIENCY_SCORERS.items():
+        assert isinstance(scores[name], float)
+        assert scores[name] == scorer(est, X, y), name
+    assert CountingScaledMasks.n_transforms == 1 + len(SALIENCY_SCORERS)  # the single scorers: one each
+    # names, or a dict renaming scorers
+    some = make_scoring(["aur", "aup"])(est, X, y)
+    assert some == {"aur": scores["aur"], "aup": scores["aup"]}
+    renamed = make_scoring({"recall": "aur", "plain_aup": make_saliency_scorer(aup, normalize=False)})(est, X, y)
+    assert renamed == {"recall": scores["aur"], "plain_aup": make_saliency_scorer(aup, normalize=False)(est, X, y)}
+    assert repr(SALIENCY_SCORING) == "make_scoring(['aup', 'aur', 'information', 'neg_entropy', 'auroc', 'auprc'])"
+
+
+def test_make_scoring_errors():
+    with pytest.raises(ValueError, match="make_scoring needs at least one scorer"):
+        make_scoring([])
+    with pytest.raises(ValueError, match="Unknown scorer name 'f1'"):
+        make_scoring(["aup", "f1"])
+    expected = "'mine': expected a scorer made by make_saliency_scorer or make_fidelity_scorer"
+    with pytest.raises(TypeError, match=expected):
+        make_scoring({"mine": lambda est, X, y: 0.0})
+
+
+def test_grid_search_with_one_scoring_object_equals_the_dict_of_scorers():
+    X, y = synthetic(n=12)
+    params = dict(param_grid={"scale": [-1.0, 1.0]}, refit="aup", cv=2, error_score="raise")
+    CountingScaledMasks.n_transforms = 0
+    one = GridSearchCV(CountingScaledMasks(), scoring=SALIENCY_SCORING, **params).fit(X, y)
+    # per candidate and fold one transform of the test fold (return_train_score is off)
+    assert CountingScaledMasks.n_transforms == 2 * 2
+    many = GridSearchCV(CountingScaledMasks(), scoring=SALIENCY_SCORERS, **params).fit(X, y)
+    assert CountingScaledMasks.n_transforms == 2 * 2 + 2 * 2 * len(SALIENCY_SCORERS)
+    assert one.best_params_ == many.best_params_ == {"scale": 1.0}
+    for name in SALIENCY_SCORERS:
+        np.testing.assert_array_equal(one.cv_results_[f"mean_test_{name}"], many.cv_results_[f"mean_test_{name}"])

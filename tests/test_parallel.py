@@ -13,9 +13,9 @@ from sklearn.base import BaseEstimator, TransformerMixin  # noqa: E402
 from sklearn.exceptions import NotFittedError  # noqa: E402
 from sklearn.model_selection import GridSearchCV, KFold  # noqa: E402
 
-from sklearn_tsmask import ContraLSP, DynaMask, ExtremalMask  # noqa: E402
+from sklearn_tsmask import ContraLSP, DynaMask, ExtremalMask, WithInputs  # noqa: E402
 from sklearn_tsmask.datasets import RareWhiteBox, make_rare_feature  # noqa: E402
-from sklearn_tsmask.metrics import SALIENCY_SCORERS  # noqa: E402
+from sklearn_tsmask.metrics import SALIENCY_SCORING  # noqa: E402
 from sklearn_tsmask.parallel import explain_in_chunks  # noqa: E402
 from conftest import SALIENT, SALIENT_AREA, dynamask, make_spiky_panel  # noqa: E402
 
@@ -53,10 +53,10 @@ def diffgroups():
     )
     order = np.random.RandomState(0).permutation(len(X))
     X, groups = X[order], groups[order]
-    explainer = dynamask(area=0.1, max_iter=30).fit(X, white_box, model_kwargs={"groups": groups})
+    explainer = dynamask(area=0.1, max_iter=30).fit(WithInputs(X, groups=groups), white_box)
     X_new = X[::-1] + 0.05  # new series: transform optimises them
     groups_new = groups[::-1].copy()
-    expected = explainer.transform(X_new, model_kwargs={"groups": groups_new})
+    expected = explainer.transform(WithInputs(X_new, groups=groups_new))
     return explainer, X_new, groups_new, expected
 
 
@@ -100,15 +100,21 @@ def test_univariate_panel_keeps_its_layout(client):
     np.testing.assert_allclose(masks, explainer.transform(X), atol=1e-6)
 
 
-def test_model_kwargs_are_sliced_with_the_chunks(client, diffgroups):
+def test_model_inputs_are_sliced_with_the_chunks(client, diffgroups):
     explainer, X_new, groups, expected = diffgroups
     # the check is sensitive: other groups give other masks
-    other = explainer.transform(X_new, model_kwargs={"groups": np.sort(groups)})
+    other = explainer.transform(WithInputs(X_new, groups=np.sort(groups)))
     assert not np.allclose(other, expected, atol=1e-3)
-    masks = explain_in_chunks(explainer, X_new, chunk_size=3, client=client, model_kwargs={"groups": groups})
+    masks = explain_in_chunks(explainer, WithInputs(X_new, groups=groups), chunk_size=3, client=client)
+    assert isinstance(masks, np.ndarray) and masks.shape == X_new.shape
     np.testing.assert_allclose(masks, expected, atol=1e-6)
-    masks = explain_in_chunks(explainer, X_new, chunk_size=3, model_kwargs={"groups": torch.tensor(groups)})
+    masks = explain_in_chunks(explainer, WithInputs(X_new, groups=torch.tensor(groups)), chunk_size=3)
     np.testing.assert_allclose(masks, expected, atol=1e-6)
+    # series in a tensor: masks come back as a tensor
+    x = torch.tensor(X_new)
+    masks = explain_in_chunks(explainer, WithInputs(x, groups=torch.tensor(groups)), chunk_size=3, client=client)
+    assert isinstance(masks, torch.Tensor) and masks.shape == x.shape
+    np.testing.assert_allclose(masks.numpy(), expected, atol=1e-6)
 
 
 # ------------------------------------------------------------- dask arrays
@@ -144,11 +150,12 @@ def test_dask_array_is_not_computed_before_asked():
         lazy.compute()
 
 
-def test_dask_array_with_model_kwargs(client, diffgroups):
+def test_dask_array_with_model_inputs(client, diffgroups):
     explainer, X_new, groups, expected = diffgroups
     X = da.from_array(X_new, chunks=(3, -1, -1))
-    for kw in (groups, da.from_array(groups, chunks=5)):  # numpy, or a dask array chunked differently
-        lazy = explain_in_chunks(explainer, X, model_kwargs={"groups": kw})
+    for g in (groups, da.from_array(groups, chunks=5)):  # numpy, or a dask array chunked differently
+        lazy = explain_in_chunks(explainer, WithInputs(X, groups=g))
+        assert isinstance(lazy, da.Array) and lazy.chunks[0] == (3, 3, 2)
         np.testing.assert_allclose(client.compute(lazy).result(), expected, atol=1e-6)
 
 
@@ -259,10 +266,17 @@ def test_other_errors(fitted):
     recorder = RecordingClient()
     with pytest.raises(ValueError, match="torch_threads"):
         explain_in_chunks(explainer, X_new, torch_threads=0)
-    with pytest.raises(ValueError, match=r"model_kwargs\['groups'\] must have one row per series \(7\)"):
-        explain_in_chunks(explainer, X_new, model_kwargs={"groups": np.zeros(5, dtype=int)}, client=recorder)
-    with pytest.raises(TypeError, match="model_kwargs must be a dict"):
-        explain_in_chunks(explainer, X_new, model_kwargs=[1], client=recorder)
+    wrong_rows = r"the model input 'groups' must have one row per series \(7\), got shape \(5,\)\."
+    with pytest.raises(ValueError, match=wrong_rows):
+        explain_in_chunks(explainer, WithInputs(X_new, groups=np.zeros(5, dtype=int)), client=recorder)
+    # inputs changed after the bundle was made are checked before anything is sent
+    bundle = WithInputs(X_new, groups=np.zeros(7, dtype=int))
+    bundle.inputs["groups"] = np.zeros(5, dtype=int)
+    with pytest.raises(ValueError, match=wrong_rows):
+        explain_in_chunks(explainer, bundle, client=recorder)
+    bundle.inputs["groups"] = 3
+    with pytest.raises(ValueError, match="the model input 'groups' must have one row per series, got a scalar"):
+        explain_in_chunks(explainer, bundle, client=recorder)
     with pytest.raises(ValueError, match="NaN"):
         explain_in_chunks(explainer, np.full_like(X_new, np.nan), client=recorder)
     assert recorder.calls == []
@@ -275,8 +289,12 @@ def test_other_errors(fitted):
         explain_in_chunks(explainer, X[:, :2])
     with pytest.raises(ValueError, match="dimension"):
         explain_in_chunks(explainer, X[..., None])
-    with pytest.raises(ValueError, match=r"one row per series \(7\)"):
-        explain_in_chunks(explainer, X, model_kwargs={"groups": np.zeros(5, dtype=int)})
+    with pytest.raises(ValueError, match=r"the model input 'groups' must have one row per series \(7\), got shape \(5,\)"):
+        explain_in_chunks(explainer, WithInputs(X, groups=da.zeros(5, dtype=int)))
+    # the inputs must be those of the fit: here none (the tasks' transform says so)
+    with pytest.raises(ValueError, match=r"fitted with the model inputs \[\] besides the series, got \['groups'\]"):
+        with dask.config.set(scheduler="sync"):
+            explain_in_chunks(explainer, WithInputs(X_new, groups=np.zeros(7, dtype=int)))
 
 
 # -------------------------------------------------- grid search on the cluster
@@ -290,7 +308,7 @@ def test_grid_search_with_the_dask_joblib_backend_matches_n_jobs_1(client):
         return GridSearchCV(
             dynamask(max_iter=30),
             {"area": [SALIENT_AREA, 0.5], "lambda_time": [0.0, 0.5]},
-            scoring=SALIENCY_SCORERS,
+            scoring=SALIENCY_SCORING,  # every metric from one transform per test fold
             refit="aup",
             cv=KFold(2),
             n_jobs=n_jobs,
@@ -308,4 +326,5 @@ def test_grid_search_with_the_dask_joblib_backend_matches_n_jobs_1(client):
     for key in serial.cv_results_:
         if key.startswith(("split", "mean_test", "std_test", "rank_test")):
             np.testing.assert_allclose(remote.cv_results_[key], serial.cv_results_[key], err_msg=key)
-    np.testing.assert_allclose(remote.best_estimator_.masks_, serial.best_estimator_.masks_)
+    # the refitted explainers came back from the workers as they are locally: the same masks of X
+    np.testing.assert_allclose(remote.best_estimator_.transform(X), serial.best_estimator_.transform(X))

@@ -1,4 +1,4 @@
-"""Saliency metrics against a known ground truth (SPEC section 4).
+"""Saliency metrics against a known ground truth.
 
 Every metric compares a binary true saliency ``Q`` with masks ``M`` of the same
 shape ``(N, C, T)`` (or ``(N, T)`` for univariate panels). By default each
@@ -18,7 +18,7 @@ _EPS = 1e-5
 
 
 def _normalize(M):
-    """Per-sample min-max rescaling of an ``(N, C, T)`` array (SPEC section 4)."""
+    """Per-sample min-max rescaling of an ``(N, C, T)`` array, as in the published tables."""
     lo = M.min(axis=(1, 2), keepdims=True)
     hi = M.max(axis=(1, 2), keepdims=True)
     return (M - lo) / (hi - lo + _EPS)
