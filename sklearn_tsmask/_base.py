@@ -356,7 +356,7 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
             ``masks`` (shaped like X, in its container); ``error``, the
             model's error at each series' final mask, shape (n_instances,);
             method-specific per-series arrays (DynaMask: ``area``,
-            ``error_by_area``); ``n_iter``, the most steps a batch ran;
+            ``error_by_area``, whose columns are ``areas``); ``n_iter``, the most steps a batch ran;
             ``loss_curve``, the mean loss per series at each step.
 
         Examples

@@ -123,7 +123,9 @@ class DynaMask(BaseMaskExplainer):
     Attributes
     ----------
     areas_ : ndarray of shape (n_areas,)
-        The areas, sorted (the columns of ``explain(X).error_by_area``).
+        The areas at fit time, sorted. ``explain(X).areas`` gives those of
+        a later call (after ``set_params(area=...)``), the columns of its
+        ``error_by_area``.
     model_ : FrozenModel
         The frozen black box as the explainer calls it.
     output_shape_ : tuple
@@ -283,8 +285,26 @@ class DynaMask(BaseMaskExplainer):
 
     def _fit(self, X, y, model, *, produce_masks):
         fitted, run = super()._fit(X, y, model, produce_masks=produce_masks)
+        self._check_baseline_shape(fitted["n_features_in_"], fitted["n_timepoints_"])
         fitted["areas_"] = self._areas()
         return fitted, run
+
+    def _explanation(self, result, fmt):
+        out = super()._explanation(result, fmt)
+        out.areas = self._areas()
+        return out
+
+    def _check_baseline_shape(self, C, T):
+        """Refuse at fit a baseline that cannot fit series of C channels and length T."""
+        if self.perturbation != "fade_reference":
+            return
+        shape = np.shape(self.baseline)
+        if shape in ((), (C,), (C, T)) or (len(shape) == 3 and shape[1:] == (C, T)):
+            return
+        raise ValueError(
+            f"baseline must be a scalar or have shape (C,)=({C},), (C, T)=({C}, {T}) or (N, C, T); "
+            f"got shape {shape}."
+        )
 
     def _make_objective(self, batch, networks):
         return _DynaMaskObjective(self, batch)

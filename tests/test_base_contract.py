@@ -209,9 +209,8 @@ def test_failed_fit_leaves_the_fitted_estimator_unchanged(spiky):
         assert all(after[k] is before[k] for k in before), [k for k in before if after[k] is not before[k]]
 
     # a model that raises (on other data, with another number of channels)
-    with pytest.raises(ValueError, match=(
-        r"Calling the model on a batch of shape \(6, 3, 16\) \(NCT\) failed with RuntimeError: black box down"
-    )):
+    raising = r"Calling the model on a batch of shape \(6, 3, 16\) \(NCT\) failed with RuntimeError: black box down"
+    with pytest.raises(ValueError, match=raising):
         est.fit(X[:, :3], _raising_model)
     assert_unchanged()
     # an invalid parameter set after fit

@@ -204,7 +204,8 @@ def test_explain_returns_masks_and_per_series_diagnostics(spiky):
     est = dynamask(area=list(reversed(AREAS)), perturbation="fade_reference", max_iter=30).fit(X, white_box)
     explanation = est.explain(X)
     assert isinstance(explanation, Bunch)
-    assert set(explanation) == {"masks", "area", "error", "error_by_area", "n_iter", "loss_curve"}
+    assert set(explanation) == {"masks", "area", "error", "error_by_area", "areas", "n_iter", "loss_curve"}
+    np.testing.assert_array_equal(explanation.areas, np.sort(AREAS))
     assert isinstance(explanation.masks, np.ndarray) and explanation.masks.shape == X.shape
     assert explanation.area.shape == (len(X),)
     assert explanation.error.shape == (len(X),)
@@ -469,9 +470,13 @@ def test_fade_reference_baseline_is_used():
 )
 def test_fade_reference_bad_baseline(spiky, baseline, match):
     X, _, white_box = spiky
-    # fit optimises nothing: the baseline meets the series when masks are optimised
+    # fit optimises nothing but checks the baseline against the fitted channels and length
+    est = dynamask(perturbation="fade_reference", baseline=baseline, max_iter=2)
     with pytest.raises(ValueError, match=match):
-        dynamask(perturbation="fade_reference", baseline=baseline, max_iter=2).fit_transform(X, white_box)
+        est.fit(X, white_box)
+    assert not hasattr(est, "model_")
+    with pytest.raises(ValueError, match=match):
+        est.fit_transform(X, white_box)
 
 
 def test_per_series_baseline_on_other_data_fails(spiky):

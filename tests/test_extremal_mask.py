@@ -10,6 +10,7 @@ from sklearn.model_selection import GridSearchCV, KFold
 from torch import nn
 
 from sklearn_tsmask import ExtremalMask
+from sklearn_tsmask._learned import TRANSFORM_NETWORKS, BatchNetwork
 from sklearn_tsmask.datasets import RareWhiteBox
 from sklearn_tsmask.metrics import SALIENCY_SCORING
 from sklearn_tsmask.perturbation_nets import RecurrentPerturbation, make_perturbation_net
@@ -219,6 +220,48 @@ def test_frozen_transform_does_not_depend_on_batching(spiky):
     whole = est.transform(X_new)
     est.set_params(batch_size=2)
     np.testing.assert_allclose(est.transform(X_new), whole, atol=1e-6)
+
+
+def test_batch_network_modes():
+    """What a batch of the loop gets from a shared network: itself in fit, a copy or a fixed output in transform."""
+    assert TRANSFORM_NETWORKS == ("fine_tune", "frozen")
+    fitted = make_perturbation_net("gru", 2, random_state=0).eval().requires_grad_(False)  # as fit leaves it
+    before = [p.clone() for p in fitted.parameters()]
+    x = torch.randn(3, 2, 8, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        reference = fitted(x)
+
+    # fit: the batch trains the shared module itself, so the network learns across batches
+    shared = make_perturbation_net("gru", 2, random_state=0)
+    training = BatchNetwork(shared, x, training=True, mode="frozen")  # mode is for transform only
+    assert training.trainable and training.module is shared
+    assert [id(p) for p in training.parameters()] == [id(p) for p in shared.parameters()]
+
+    # fine_tune: a trainable copy in train mode, starting from the fitted weights
+    tuned = BatchNetwork(fitted, x, training=False, mode="fine_tune")
+    assert tuned.trainable and tuned.module is not fitted and tuned.module.training
+    assert tuned.parameters() and all(p.requires_grad for p in tuned.parameters())
+    torch.testing.assert_close(tuned(), reference)
+    optimizer = torch.optim.SGD(tuned.parameters(), lr=1.0)
+    tuned().pow(2).sum().backward()
+    optimizer.step()
+    assert not torch.allclose(tuned(), reference)  # the copy trained...
+    assert all(torch.equal(a, b) for a, b in zip(before, fitted.parameters()))  # ...the fitted net did not
+    assert not fitted.training and not any(p.requires_grad for p in fitted.parameters())
+
+    # frozen: the fitted network's output on the batch, computed once, without gradient
+    frozen = BatchNetwork(fitted.requires_grad_(True), x, training=False, mode="frozen")
+    assert not frozen.trainable and frozen.parameters() == []
+    out = frozen()
+    assert not out.requires_grad and out.grad_fn is None
+    torch.testing.assert_close(out, reference)
+    assert frozen() is out  # fixed: the same tensor at every step
+
+    # no network ("zeros"): zeros, whatever the mode
+    for training, mode in ((True, "fine_tune"), (False, "fine_tune"), (False, "frozen")):
+        none = BatchNetwork(None, x, training=training, mode=mode)
+        assert not none.trainable and none.parameters() == []
+        assert torch.equal(none(), torch.zeros_like(x))
 
 
 # ------------------------------------------------------------ user networks

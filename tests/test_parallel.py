@@ -159,6 +159,16 @@ def test_dask_array_with_model_inputs(client, diffgroups):
         np.testing.assert_allclose(client.compute(lazy).result(), expected, atol=1e-6)
 
 
+def test_dask_array_of_unknown_chunk_sizes_with_model_inputs(diffgroups):
+    """Inputs are sliced along the chunks of X: unknown chunk sizes must be computed first, and the user told so."""
+    explainer, X_new, groups, _ = diffgroups
+    X = da.from_array(X_new, chunks=(3, -1, -1))
+    X = X[X[:, 0, 0] > -np.inf]  # every series, but dask no longer knows how many per chunk
+    assert np.isnan(X.shape[0])
+    with pytest.raises(ValueError, match=r"unknown chunk sizes.*compute_chunk_sizes\(\)"):
+        explain_in_chunks(explainer, WithInputs(X, groups=da.from_array(groups, chunks=3)))
+
+
 # ------------------------------------------------------------------ threads
 
 
@@ -289,8 +299,12 @@ def test_other_errors(fitted):
         explain_in_chunks(explainer, X[:, :2])
     with pytest.raises(ValueError, match="dimension"):
         explain_in_chunks(explainer, X[..., None])
-    with pytest.raises(ValueError, match=r"the model input 'groups' must have one row per series \(7\), got shape \(5,\)"):
+    with pytest.raises(ValueError, match=wrong_rows):
         explain_in_chunks(explainer, WithInputs(X, groups=da.zeros(5, dtype=int)))
+    lazy_bundle = WithInputs(X, groups=da.zeros(7, dtype=int))
+    lazy_bundle.inputs["groups"] = da.zeros(5, dtype=int)  # checked again before the graph is built
+    with pytest.raises(ValueError, match=wrong_rows):
+        explain_in_chunks(explainer, lazy_bundle)
     # the inputs must be those of the fit: here none (the tasks' transform says so)
     with pytest.raises(ValueError, match=r"fitted with the model inputs \[\] besides the series, got \['groups'\]"):
         with dask.config.set(scheduler="sync"):
