@@ -5,14 +5,18 @@ Prints AUP / AUR / seconds per setting (first seed, first n test series).
 """
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-from benchmarks._measure import explain_once
-from benchmarks._tasks import load_task
-from sklearn_tsmask import DynaMask
-from sklearn_tsmask.metrics import aup, aur
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the benchmarks package
+
+from benchmarks._measure import explain_once  # noqa: E402
+from benchmarks._tasks import load_task  # noqa: E402
+from sklearn_tsmask import DynaMask  # noqa: E402
+from sklearn_tsmask.metrics import aup, aur  # noqa: E402
 
 AREAS = [round(0.25 + 0.01 * k, 2) for k in range(10)]
 BASE = dict(area=AREAS, sigma_max=1.0, lambda_area=0.1, lambda_area_growth=100.0, lambda_time=1.0,

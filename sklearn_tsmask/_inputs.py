@@ -25,6 +25,11 @@ def _n_instances(X):
     if isinstance(X, (np.ndarray, torch.Tensor, pd.DataFrame, list, tuple)):
         return len(X)
     if hasattr(X, "shape") and len(X.shape) > 0:  # dask arrays: never computed here
+        if isinstance(X.shape[0], float) and np.isnan(X.shape[0]):
+            raise ValueError(
+                "X has unknown chunk sizes along its first axis; call X.compute_chunk_sizes() first: the model "
+                "inputs are matched to its series by position."
+            )
         return int(X.shape[0])
     arr = np.asarray(X)
     if arr.ndim == 0:
