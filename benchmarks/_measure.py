@@ -11,11 +11,9 @@ import threading
 import time
 
 import torch
-from sklearn.base import clone
 from sklearn.utils import Bunch
 
 from sklearn_tsmask import WithInputs
-from sklearn_tsmask.callbacks import Callback
 from sklearn_tsmask._models import check_model_inputs
 from sklearn_tsmask._panel import to_tensor
 
@@ -145,45 +143,13 @@ def floor_seconds(explainer, X, n_iter, reps=5):
     return total, per_size[rows]
 
 
-class _Optimisations(Callback):
-    """Records every optimisation a call of the explainer runs (``training``: True when ``fit`` trains networks)."""
+def explain_once(explainer, X, model):
+    """Fit ``explainer`` to ``X`` and return its masks, optimising each series' masks exactly once.
 
-    def __init__(self):
-        self.runs = []
-
-    def on_explain_begin(self, explainer, *, n_batches, max_iter, training):
-        self.runs.append(training)
-
-
-def optimises_in_fit(explainer, X, model):
-    """Whether ``explainer.fit`` optimises masks (training its networks with them), asked of the library.
-
-    A copy of the explainer is fitted on two series for one step with a callback
-    that sees every optimisation: ExtremalMask and ContraLSP train their networks
-    jointly with the masks in ``fit`` (not ExtremalMask with
-    ``perturbation="zeros"``, which has no network); DynaMask optimises nothing
-    there. Cheap (one step on two series); run it outside the timed section.
-    """
-    seen = _Optimisations()
-    clone(explainer).set_params(max_iter=1, callbacks=[seen]).fit(X[:2], model=model)
-    return bool(seen.runs)
-
-
-def explain_once(explainer, X, model, fit_optimises=None):
-    """Fit ``explainer`` and explain ``X``, optimising each series' masks exactly once.
-
-    The committed figures time one optimisation per series (before the fit /
-    transform contract's second cut, ``fit_transform`` ran it once and cached
-    it); this keeps that, for every explainer alike, with the new contract:
-
-    - where ``fit`` optimises (methods that train networks with the masks of
-      the fitted series: ExtremalMask, ContraLSP), ``fit_transform`` returns
-      those masks and ``n_iter_`` holds the steps run (``transform`` or
-      ``explain`` would optimise a second time);
-    - where ``fit`` optimises nothing (DynaMask, ExtremalMask with
-      ``perturbation="zeros"``), ``fit(X).explain(X)`` optimises once and
-      returns the steps run (``n_iter``) and the per-series diagnostics
-      (``error``; DynaMask's ``area``).
+    ``fit_transform`` optimises once for every explainer (with the networks,
+    for the methods that train them in ``fit``) and records the steps run in
+    ``n_iter_``, so the committed figures (one optimisation per series) keep
+    their meaning.
 
     Parameters
     ----------
@@ -193,23 +159,12 @@ def explain_once(explainer, X, model, fit_optimises=None):
         The series (with the model's per-series inputs, if any).
     model : object
         The black box.
-    fit_optimises : bool or None, default=None
-        Whether ``explainer.fit`` optimises; None asks :func:`optimises_in_fit`
-        first (pass :func:`optimises_in_fit`'s answer, computed beforehand, when
-        timing this call).
 
     Returns
     -------
     explanation : sklearn.utils.Bunch
-        ``masks`` (shaped like the series), ``n_iter`` (the most steps a batch
-        ran) and, where ``fit`` optimises nothing, ``explain``'s per-series
-        arrays (``error``, DynaMask's ``area`` and ``error_by_area``).
+        ``masks`` (shaped like the series) and ``n_iter`` (the most steps a
+        batch ran).
     """
-    if fit_optimises is None:
-        fit_optimises = optimises_in_fit(explainer, X, model)
-    if fit_optimises:
-        masks = explainer.fit_transform(X, model=model)
-        return Bunch(masks=masks, n_iter=int(explainer.n_iter_))
-    explanation = explainer.fit(X, model=model).explain(X)
-    explanation.n_iter = int(explanation.n_iter)
-    return explanation
+    masks = explainer.fit_transform(X, model=model)
+    return Bunch(masks=masks, n_iter=int(explainer.n_iter_))

@@ -35,9 +35,11 @@ _CLASSES = {"dynamask": "DynaMask", "extremal_mask": "ExtremalMask", "contralsp"
 
 
 def _settings(run, name, benchmark, preset):
-    explainers = run.EXPLAINERS
-    entry = explainers[name]
-    per = entry[2] if isinstance(entry, tuple) else entry["settings"]
+    if hasattr(run, "PAPER_SETTINGS"):  # runner with the registry from sklearn_tsmask.all_explainers()
+        per = run.PAPER_SETTINGS.get(name, {})
+    else:
+        entry = run.EXPLAINERS[name]
+        per = entry[2] if isinstance(entry, tuple) else entry["settings"]
     family = "rare" if benchmark.startswith("rare") else "hmm"
     params = dict(per.get(family, {}))
     params.update(per.get(benchmark, {}))
@@ -75,7 +77,8 @@ def run_checkout(checkout, out, n_series, preset, cache, benchmarks, methods):
     for benchmark in benchmarks:
         task = tasks.load_task(benchmark, 0, n_samples=n_series, n_explain=n_series, device="cpu")
         X, truth = task.X[:n_series], task.true_saliency[:n_series]
-        kwargs = {k: np.asarray(v)[:n_series] for k, v in task.model_kwargs.items()}
+        inputs = task.inputs if hasattr(task, "inputs") else task.model_kwargs  # renamed with WithInputs
+        kwargs = {k: np.asarray(v)[:n_series] for k, v in inputs.items()}
         for name in methods:
             cls = getattr(lib, _CLASSES[name])
             params = dict(_settings(run, name, benchmark, preset), device="cpu", random_state=0)

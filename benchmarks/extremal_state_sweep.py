@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._measure import explain_once, optimises_in_fit  # noqa: E402
+from benchmarks._measure import explain_once  # noqa: E402
 from benchmarks._tasks import load_task  # noqa: E402
 from sklearn_tsmask import ExtremalMask  # noqa: E402
 from sklearn_tsmask.metrics import aup, aur  # noqa: E402
@@ -35,9 +35,8 @@ def main(argv=None):
     ExtremalMask(max_iter=3, device="cpu").fit(task.X[:2], task.model)  # warm-up
     for cfg in configs:
         est = ExtremalMask(device="cpu", random_state=0, **cfg)
-        in_fit = optimises_in_fit(est, task.X, task.model)
         start = time.perf_counter()
-        explanation = explain_once(est, task.X, task.model, fit_optimises=in_fit)
+        explanation = explain_once(est, task.X, task.model)
         seconds = time.perf_counter() - start
         masks = explanation.masks
         print(f"{cfg}: AUP {aup(task.true_saliency, masks):.3f} AUR {aur(task.true_saliency, masks):.3f} "

@@ -38,7 +38,7 @@ from sklearn_tsmask._utils import resolve_device
 from sklearn_tsmask.metrics import auprc, auroc, aup, aur, entropy, information
 
 from ._baselines import IntegratedGradients, Occlusion
-from ._measure import PeakMemory, explain_once, floor_seconds, optimises_in_fit
+from ._measure import PeakMemory, explain_once, floor_seconds
 from ._tasks import BENCHMARKS, MEASURED_REFERENCES, PAPER, load_task
 
 HERE = Path(__file__).resolve().parent
@@ -210,8 +210,6 @@ def run_one(args, name, benchmark, seed, overrides):
     task = load_task(benchmark, seed, n_samples=args.n_samples, n_explain=args.n_explain, device=args.device)
     display, explainer, params = make_explainer(name, benchmark, overrides, args.device, seed, args.preset)
     device = resolve_device(args.device)
-    # where the one optimisation happens (fit or explain), asked of the library before the clock starts
-    in_fit = None if name in BASELINES else optimises_in_fit(explainer, task.panel, task.model)
     with PeakMemory(device) as mem:
         _sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
         _sync()
@@ -220,7 +218,7 @@ def run_one(args, name, benchmark, seed, overrides):
         if name in BASELINES:
             explanation = {"masks": explainer.fit_transform(task.panel, model=task.model)}
         else:
-            explanation = explain_once(explainer, task.panel, task.model, fit_optimises=in_fit)
+            explanation = explain_once(explainer, task.panel, task.model)
         _sync()
         seconds = time.perf_counter() - start
     masks = explanation["masks"]

@@ -28,7 +28,7 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from benchmarks._measure import explain_once, floor_seconds, optimises_in_fit  # noqa: E402
+from benchmarks._measure import explain_once, floor_seconds  # noqa: E402
 from benchmarks._tasks import load_task  # noqa: E402
 from benchmarks.run import LIBRARY_EXPLAINERS, machine, make_explainer, parse_overrides, versions  # noqa: E402
 from sklearn_tsmask._utils import resolve_device  # noqa: E402
@@ -38,10 +38,9 @@ def fit_seconds(explainer, task, max_iter):
     """Seconds of one optimisation of every series with ``max_iter`` steps (no stopping rule), and its steps."""
     explainer.set_params(max_iter=max_iter, tol=None)
     device = resolve_device(explainer.device)
-    in_fit = optimises_in_fit(explainer, task.panel, task.model)
     start = time.perf_counter()
     # fit_transform where fit trains networks with the masks, else fit + explain: one optimisation
-    explanation = explain_once(explainer, task.panel, task.model, fit_optimises=in_fit)
+    explanation = explain_once(explainer, task.panel, task.model)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     return time.perf_counter() - start, explanation.n_iter

@@ -410,6 +410,8 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
             fitted["loss_curve_"] = result.loss_curve.cpu().numpy()
         elif produce_masks:  # nothing to learn (no network): the masks of X only when asked for
             result = self._optimise(x, kwargs, frozen, networks, generator=generator, training=False)
+            fitted["n_iter_"] = result.n_iter
+            fitted["loss_curve_"] = result.loss_curve.cpu().numpy()
         fitted.update(networks)
         return fitted, (result, fmt)
 

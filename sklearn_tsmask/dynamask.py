@@ -122,6 +122,11 @@ class DynaMask(BaseMaskExplainer):
 
     Attributes
     ----------
+    n_iter_ : int
+        Steps run by the last ``fit_transform`` (the most over the batches);
+        ``fit`` alone optimises nothing and does not set it.
+    loss_curve_ : ndarray of shape ``(n_iter_,)``
+        Mean loss per series at each step of the last ``fit_transform``.
     areas_ : ndarray of shape (n_areas,)
         The areas at fit time, sorted. ``explain(X).areas`` gives those of
         a later call (after ``set_params(area=...)``), the columns of its

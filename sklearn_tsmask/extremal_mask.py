@@ -101,12 +101,12 @@ class ExtremalMask(BaseMaskExplainer):
         ``ExtremalMask(perturbation=est.perturbation_net_)`` starts another
         explainer from it.
     n_iter_ : int
-        Steps ``fit`` ran (the most over the batches). Not set with
+        Steps ``fit`` ran (the most over the batches). With
         ``perturbation="zeros"``, whose ``fit`` has no network to train and
-        optimises nothing.
+        optimises nothing, only ``fit_transform`` sets it.
     loss_curve_ : ndarray of shape ``(n_iter_,)``
-        Mean loss per series at each step of ``fit`` (not set with
-        ``"zeros"``).
+        Mean loss per series at each step of ``fit`` (``"zeros"``: of
+        ``fit_transform``).
     model_ : FrozenModel
         The frozen black box.
     device_ : torch.device
