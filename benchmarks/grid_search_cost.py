@@ -13,6 +13,12 @@ Usage::
 
     python benchmarks/grid_search_cost.py                      # all explainers, 30 series
     python benchmarks/grid_search_cost.py --explainer dynamask --n-series 300 --repeats 1
+    python benchmarks/grid_search_cost.py --checkout /tmp/old  # a checkout from before the contract's second cut
+
+``--checkout`` imports the library from another checkout; one from before the
+parameter renames is driven with its own names (``n_epochs``, ``loss="cross_entropy"``)
+and its documented multi-metric idiom (a dict of single scorers, which shared
+masks through a cache in ``transform``).
 
 Prints a markdown table; ``--output FILE`` also writes the records as JSON.
 """
@@ -32,10 +38,39 @@ import torch
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, KFold
 
-import sklearn_tsmask
-from sklearn_tsmask import all_explainers
-from sklearn_tsmask.datasets import make_state, train_gru_classifier
-from sklearn_tsmask.metrics import make_scoring
+if "--checkout" in sys.argv:  # import the library (and nothing else) from another checkout
+    sys.path.insert(0, str(Path(sys.argv[sys.argv.index("--checkout") + 1]).resolve()))
+
+import sklearn_tsmask  # noqa: E402
+from sklearn_tsmask.datasets import make_state, train_gru_classifier  # noqa: E402
+
+OLD_API = not hasattr(sklearn_tsmask, "WithInputs")
+_CLASSES = {"dynamask": "DynaMask", "extremal_mask": "ExtremalMask", "contralsp": "ContraLSP"}
+
+
+def _explainers():
+    if OLD_API:
+        return [(cls, getattr(sklearn_tsmask, cls)) for cls in _CLASSES.values()]
+    return sklearn_tsmask.all_explainers()
+
+
+def _scoring():
+    if OLD_API:  # the documented idiom then: a dict of single scorers sharing a cache in transform
+        from sklearn_tsmask.metrics import aup_scorer, aur_scorer
+
+        return {"aup": aup_scorer, "aur": aur_scorer}
+    from sklearn_tsmask.metrics import make_scoring
+
+    return make_scoring(["aup", "aur"])
+
+
+def _api(params):
+    if not OLD_API:
+        return params
+    out = dict(params)
+    out["n_epochs"] = out.pop("max_iter")
+    out["loss"] = {"log_loss": "cross_entropy", "squared_error": "mse"}[out["loss"]]
+    return out
 
 HERE = Path(__file__).resolve().parent
 
@@ -95,7 +130,7 @@ def black_box(n_series, n_timepoints, device):
 def run_search(cls, params, grid, X, truth, model, refit):
     Timed = timed_class(cls)
     Timed.log = {"fit": 0.0, "transform": 0.0, "n_fit": 0, "n_transform": 0}
-    search = GridSearchCV(Timed(**params), grid, scoring=make_scoring(["aup", "aur"]), refit=refit, cv=KFold(3))
+    search = GridSearchCV(Timed(**params), grid, scoring=_scoring(), refit=refit, cv=KFold(3))
     t0 = time.perf_counter()
     search.fit(X, truth, model=model)
     seconds = time.perf_counter() - t0
@@ -111,7 +146,7 @@ def run_reference(cls, params, grid, X, model):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    names = {_cli_name(cls): cls for _, cls in all_explainers()}
+    names = {_cli_name(cls): cls for _, cls in _explainers()}
     parser.add_argument("--explainer", nargs="+", choices=sorted(names), default=sorted(names))
     parser.add_argument("--n-series", type=int, default=30)
     parser.add_argument("--n-timepoints", type=int, default=120)
@@ -121,23 +156,26 @@ def main(argv=None):
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--output", default=None)
+    parser.add_argument("--checkout", default=None, help="root of another checkout of the library to measure")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 
     X, truth, model, report = black_box(args.n_series, args.n_timepoints, args.device)
+    print(f"library: {Path(sklearn_tsmask.__file__).parent} ({'before' if OLD_API else 'after'} the contract's "
+          "second cut)")
     print(f"black box: GRU(3->200) + reference head, test accuracy {report['test_accuracy']:.3f}; "
           f"X {X.shape}; {args.max_iter} steps; 2 candidates; cv=3; refit={'no' if args.no_refit else 'aur'}")
     records = []
     for name in args.explainer:
         cls = names[name]
-        params = dict(SETTINGS.get(name, {}), max_iter=args.max_iter, loss="log_loss", device=args.device,
-                      random_state=0)
+        params = _api(dict(SETTINGS.get(name, {}), max_iter=args.max_iter, loss="log_loss", device=args.device,
+                           random_state=0))
         grid = GRIDS.get(name)
         if grid is None:
             print(f"{name}: no grid defined, skipped")
             continue
         refit = False if args.no_refit else "aur"
-        run_reference(cls, dict(params, max_iter=2), grid, X, model)  # warm-up (allocator, threads)
+        run_reference(cls, dict(params, **_api({"max_iter": 2, "loss": "log_loss"})), grid, X, model)  # warm-up
         searches, references, logs = [], [], []
         for _ in range(args.repeats):
             seconds, log, _ = run_search(cls, params, grid, X, truth, model, refit)
@@ -166,7 +204,7 @@ def main(argv=None):
         print(f"| {rec['explainer']} | {rec['search_seconds']:.1f} | {rec['reference_seconds']:.1f} | "
               f"{rec['ratio']:.2f}x | {rec['fit_seconds']:.1f}, {rec['n_fit']} | "
               f"{rec['transform_seconds']:.1f}, {rec['n_transform']} |")
-    meta = dict(date=datetime.datetime.now().isoformat(timespec="seconds"), machine=platform.processor() or
+    meta = dict(library=str(Path(sklearn_tsmask.__file__).parent), date=datetime.datetime.now().isoformat(timespec="seconds"), machine=platform.processor() or
                 platform.machine(), cpus=torch.get_num_threads(), torch=torch.__version__,
                 sklearn=sklearn.__version__, sklearn_tsmask=sklearn_tsmask.__version__,
                 command="python " + " ".join(sys.argv))

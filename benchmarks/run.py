@@ -60,7 +60,7 @@ BASELINES = {"integrated_gradients": IntegratedGradients, "occlusion": Occlusion
 #: Every ``--explainer`` choice -> class.
 EXPLAINERS = {**LIBRARY_EXPLAINERS, **BASELINES}
 
-#: CLI name -> {benchmark or family: default hyper-parameters}, the papers' settings (SPEC §1-§3); a
+#: CLI name -> {benchmark or family: default hyper-parameters}, the papers' settings (their experiments sections); a
 #: benchmark's own entry wins over its family's. A method without an entry runs with its defaults.
 PAPER_SETTINGS = {
     "dynamask": {
@@ -342,7 +342,7 @@ def report(args, records, command, device):
                 )
     refs = [(b, MEASURED_REFERENCES[b][display]) for b in args.data if display in MEASURED_REFERENCES.get(b, {})]
     if refs:
-        lines += [""] + [f"- reference measured in SPEC §5 for {b}: {text}" for b, text in refs]
+        lines += [""] + [f"- reference implementation measured for {b}: {text}" for b, text in refs]
     models = {r["benchmark"]: r for r in records if "task_test_accuracy" in r}
     for bench, r in models.items():
         lines.append(f"- {bench} black box: {r['task_model']}, test accuracy {r['task_test_accuracy']:.3f}")

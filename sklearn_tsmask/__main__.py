@@ -22,7 +22,6 @@ def _parse(argv):
     parser.add_argument("--n-samples", type=int, default=20, help="number of series (default 20)")
     parser.add_argument(
         "--max-iter",
-        "--n-epochs",  # the option's former name, still accepted
         dest="max_iter",
         type=int,
         default=1000,

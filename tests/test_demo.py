@@ -10,7 +10,7 @@ from sklearn_tsmask.__main__ import main
 def test_demo_prints_scores_and_saves_heatmap(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     png = tmp_path / "demo.png"
-    assert main(["--n-samples", "3", "--n-epochs", "150", "--device", "cpu", "--quiet", "--output", str(png)]) == 0
+    assert main(["--n-samples", "3", "--max-iter", "150", "--device", "cpu", "--quiet", "--output", str(png)]) == 0
     out = capsys.readouterr().out
     scores = {k: float(v) for k, v in re.findall(r"^(AUP|AUR)\s+([0-9.]+)", out, flags=re.M)}
     assert set(scores) == {"AUP", "AUR"}
@@ -23,5 +23,5 @@ def test_demo_prints_scores_and_saves_heatmap(tmp_path, capsys):
 
 
 def test_demo_without_output_file(capsys):
-    assert main(["--data", "rare-time", "--n-samples", "2", "--n-epochs", "20", "--device", "cpu", "--quiet", "--output", ""]) == 0
+    assert main(["--data", "rare-time", "--n-samples", "2", "--max-iter", "20", "--device", "cpu", "--quiet", "--output", ""]) == 0
     assert "heatmap" not in capsys.readouterr().out
