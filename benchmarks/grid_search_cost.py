@@ -42,6 +42,7 @@ if "--checkout" in sys.argv:  # import the library (and nothing else) from anoth
     sys.path.insert(0, str(Path(sys.argv[sys.argv.index("--checkout") + 1]).resolve()))
 
 import sklearn_tsmask  # noqa: E402
+import sklearn_tsmask._models  # noqa: E402
 from sklearn_tsmask.datasets import make_state, train_gru_classifier  # noqa: E402
 
 OLD_API = not hasattr(sklearn_tsmask, "WithInputs")
@@ -127,6 +128,36 @@ def black_box(n_series, n_timepoints, device):
     return data.X_test.astype(np.float32), data.true_saliency_test, model, report
 
 
+def black_box_step(model, X, repeats=20):
+    """Seconds of one forward + backward pass of the frozen black box on ``X`` (median of ``repeats``)."""
+    net = sklearn_tsmask._models.wrap_model(model, device=torch.device("cpu"))
+    x = torch.as_tensor(X)
+    times = []
+    for i in range(repeats + 3):
+        xi = x.clone().requires_grad_(True)
+        t0 = time.perf_counter()
+        with torch.enable_grad():
+            net(xi).pow(2).sum().backward()
+        if i >= 3:
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def lower_bounds(model, X, n_candidates=2):
+    """The least a search can cost against the reference, from the black box's step cost alone.
+
+    Every (candidate, fold) is one call: DynaMask optimises the 3 test folds (N/3 series each);
+    a method that trains networks in ``fit`` also optimises the 3 training folds (2N/3) and, for
+    the refit, all N series once per search. The reference optimises all N series per candidate.
+    """
+    n = len(X)
+    third, two_thirds = black_box_step(model, X[: n // 3]), black_box_step(model, X[: 2 * n // 3])
+    full = black_box_step(model, X)
+    return dict(step_third=third, step_two_thirds=two_thirds, step_all=full,
+                no_fit_bound=3 * third / full,
+                learned_bound=(3 * (third + two_thirds) + full / n_candidates) / full)
+
+
 def run_search(cls, params, grid, X, truth, model, refit):
     Timed = timed_class(cls)
     Timed.log = {"fit": 0.0, "transform": 0.0, "n_fit": 0, "n_transform": 0}
@@ -165,6 +196,11 @@ def main(argv=None):
           "second cut)")
     print(f"black box: GRU(3->200) + reference head, test accuracy {report['test_accuracy']:.3f}; "
           f"X {X.shape}; {args.max_iter} steps; 2 candidates; cv=3; refit={'no' if args.no_refit else 'aur'}")
+    bounds = lower_bounds(model, X)
+    print(f"black box forward+backward: {1e3 * bounds['step_third']:.1f} ms on {len(X) // 3} series, "
+          f"{1e3 * bounds['step_two_thirds']:.1f} ms on {2 * len(X) // 3}, {1e3 * bounds['step_all']:.1f} ms on "
+          f"{len(X)}: least ratio without training in fit {bounds['no_fit_bound']:.2f}x, with networks trained in "
+          f"fit and a refit {bounds['learned_bound']:.2f}x", flush=True)
     records = []
     for name in args.explainer:
         cls = names[name]
@@ -211,7 +247,8 @@ def main(argv=None):
     print(f"\n{meta['date']} | {meta['machine']} | torch threads {meta['cpus']} | torch {meta['torch']} | "
           f"scikit-learn {meta['sklearn']} | `{meta['command']}`")
     if args.output:
-        Path(args.output).write_text(json.dumps(dict(meta=meta, records=records), indent=1, default=str))
+        Path(args.output).write_text(json.dumps(dict(meta=meta, bounds=bounds, records=records), indent=1,
+                                                default=str))
 
 
 if __name__ == "__main__":
