@@ -122,8 +122,8 @@ def timed_class(base):
 def black_box(n_series, n_timepoints, device):
     data = make_state(n_train=400, n_test=n_series, n_timepoints=n_timepoints, random_state=0)
     model, report = train_gru_classifier(
-        data.X_train, data.y_train, data.X_test, data.y_test, n_epochs=20, learning_rate=1e-3, random_state=0,
-        cache_dir=HERE / "_cache", device=device,
+        data.X_train, data.y_train, data.X_test, data.y_test, learning_rate=1e-3, random_state=0,
+        cache_dir=HERE / "_cache", device=device, **{"n_epochs" if OLD_API else "max_iter": 20},
     )
     return data.X_test.astype(np.float32), data.true_saliency_test, model, report
 

@@ -14,7 +14,7 @@ from sklearn_tsmask.datasets import GRUClassifier, train_gru_classifier
 torch.set_num_threads(2)
 
 #: Fast settings: a tiny GRU, a large learning rate, few epochs.
-FAST = dict(hidden_size=8, n_epochs=15, learning_rate=2e-2, weight_decay=0.0, batch_size=16, device="cpu")
+FAST = dict(hidden_size=8, max_iter=15, learning_rate=2e-2, weight_decay=0.0, batch_size=16, device="cpu")
 
 
 def sign_task(n=64, c=3, t=20, seed=0):
@@ -133,7 +133,7 @@ def test_cuda_forward_backward_in_eval_mode():
 @pytest.mark.gpu
 def test_cuda_training_returns_cpu_model_and_is_seeded():
     X, y = sign_task(n=32, t=10)
-    params = dict(FAST, n_epochs=3, device="cuda")
+    params = dict(FAST, max_iter=3, device="cuda")
     state = torch.cuda.get_rng_state()
     a, ra = train_gru_classifier(X, y, **params)
     b, _ = train_gru_classifier(X, y, **params)
@@ -181,9 +181,9 @@ def test_training_learns_per_time_task():
     assert next(model.parameters()).device.type == "cpu"
     assert model.output == "all" and model.n_classes == 2
     assert report["cached"] is False and report["path"] is None
-    assert report["n_steps"] == FAST["n_epochs"] * 4  # 64 series / batches of 16
+    assert report["n_steps"] == FAST["max_iter"] * 4  # 64 series / batches of 16
     assert report["n_parameters"] == sum(p.numel() for p in model.parameters())
-    for key in ("hidden_size", "n_epochs", "learning_rate", "weight_decay", "batch_size"):
+    for key in ("hidden_size", "max_iter", "learning_rate", "weight_decay", "batch_size"):
         assert report[key] == FAST[key]
     assert report["random_state"] == 0 and report["output"] == "all"
     assert report["seconds"] > 0
@@ -195,7 +195,7 @@ def test_training_learns_per_time_task():
 
 def test_training_per_series_labels_uses_last_step():
     X, y = series_task()
-    model, report = train_gru_classifier(X, y, X, y, **dict(FAST, n_epochs=25))
+    model, report = train_gru_classifier(X, y, X, y, **dict(FAST, max_iter=25))
     assert model.output == "last" and report["output"] == "last"
     assert model(torch.zeros(2, 2, 12)).shape == (2, 2)
     assert report["train_accuracy"] >= 0.9, report
@@ -207,20 +207,20 @@ def test_more_classes_from_labels():
     X = rng.randn(10, 2, 6)
     y = rng.randint(0, 4, size=(10, 6))
     y[0, 0] = 3
-    model, report = train_gru_classifier(X, y, **dict(FAST, n_epochs=1))
+    model, report = train_gru_classifier(X, y, **dict(FAST, max_iter=1))
     assert report["n_classes"] == 4 and model(torch.zeros(1, 2, 6)).shape == (1, 6, 4)
 
 
 def test_accepts_tensors_and_float_labels():
     X, y = sign_task(n=16, t=8)
-    m1, _ = train_gru_classifier(X, y, **dict(FAST, n_epochs=2))
-    m2, _ = train_gru_classifier(torch.as_tensor(X), torch.as_tensor(y.astype(np.float64)), **dict(FAST, n_epochs=2))
+    m1, _ = train_gru_classifier(X, y, **dict(FAST, max_iter=2))
+    m2, _ = train_gru_classifier(torch.as_tensor(X), torch.as_tensor(y.astype(np.float64)), **dict(FAST, max_iter=2))
     _assert_same_weights(m1, m2)
 
 
 def test_same_seed_same_weights_other_seed_differs():
     X, y = sign_task(n=32, t=10)
-    params = dict(FAST, n_epochs=3)
+    params = dict(FAST, max_iter=3)
     a, ra = train_gru_classifier(X, y, random_state=7, **params)
     b, rb = train_gru_classifier(X, y, random_state=7, **params)
     c, _ = train_gru_classifier(X, y, random_state=8, **params)
@@ -233,19 +233,19 @@ def test_global_torch_rng_untouched():
     X, y = sign_task(n=16, t=8)
     torch.manual_seed(123)
     state = torch.get_rng_state()
-    train_gru_classifier(X, y, **dict(FAST, n_epochs=2))
+    train_gru_classifier(X, y, **dict(FAST, max_iter=2))
     assert torch.equal(torch.get_rng_state(), state)
     # ... and the global state does not influence the result.
     torch.manual_seed(0)
-    a, _ = train_gru_classifier(X, y, **dict(FAST, n_epochs=2))
+    a, _ = train_gru_classifier(X, y, **dict(FAST, max_iter=2))
     torch.manual_seed(999)
-    b, _ = train_gru_classifier(X, y, **dict(FAST, n_epochs=2))
+    b, _ = train_gru_classifier(X, y, **dict(FAST, max_iter=2))
     _assert_same_weights(a, b)
 
 
 def test_zero_epochs_returns_initial_model():
     X, y = sign_task(n=8, t=5)
-    model, report = train_gru_classifier(X, y, **dict(FAST, n_epochs=0), random_state=5)
+    model, report = train_gru_classifier(X, y, **dict(FAST, max_iter=0), random_state=5)
     assert report["n_steps"] == 0
     # Same init as the seeded constructor under the same seed.
     _assert_same_weights(model, GRUClassifier(3, 2, hidden_size=8, random_state=5))
@@ -271,7 +271,7 @@ class _StepCounter:
 def test_cache_hit_returns_identical_model_without_training(tmp_path, monkeypatch):
     X, y = sign_task(n=32, t=10)
     Xt, yt = sign_task(n=8, t=10, seed=3)
-    params = dict(FAST, n_epochs=3, cache_dir=tmp_path)
+    params = dict(FAST, max_iter=3, cache_dir=tmp_path)
     counter = _StepCounter(monkeypatch)
     a, ra = train_gru_classifier(X, y, Xt, yt, **params)
     assert counter.calls == ra["n_steps"] == 6 and ra["cached"] is False
@@ -298,7 +298,7 @@ def test_cache_hit_returns_identical_model_without_training(tmp_path, monkeypatc
 
 def test_cache_miss_on_other_seed_data_or_hyperparameter(tmp_path, monkeypatch):
     X, y = sign_task(n=16, t=8)
-    params = dict(FAST, n_epochs=1, cache_dir=tmp_path)
+    params = dict(FAST, max_iter=1, cache_dir=tmp_path)
     counter = _StepCounter(monkeypatch)
     _, r0 = train_gru_classifier(X, y, **params)
     _, r1 = train_gru_classifier(X, y, **dict(params, random_state=1))
@@ -318,7 +318,7 @@ def test_cache_miss_on_other_seed_data_or_hyperparameter(tmp_path, monkeypatch):
 
 def test_cache_never_loads_a_file_with_another_key(tmp_path):
     X, y = sign_task(n=16, t=8)
-    params = dict(FAST, n_epochs=1, cache_dir=tmp_path)
+    params = dict(FAST, max_iter=1, cache_dir=tmp_path)
     _, ra = train_gru_classifier(X, y, **params)
     # Forge the file: same name, another key inside.
     payload = torch.load(ra["path"], weights_only=True)
@@ -338,7 +338,7 @@ def test_cache_never_loads_a_file_with_another_key(tmp_path):
 def test_cache_dir_is_created(tmp_path):
     X, y = sign_task(n=8, t=5)
     target = tmp_path / "a" / "b"
-    _, report = train_gru_classifier(X, y, **dict(FAST, n_epochs=1, cache_dir=str(target)))
+    _, report = train_gru_classifier(X, y, **dict(FAST, max_iter=1, cache_dir=str(target)))
     assert os.path.isfile(report["path"]) and target.is_dir()
 
 
@@ -365,7 +365,7 @@ def _bad_inputs():
         ((X, y, X[:, :2], y), {}, "2 channels"),
         ((X, y, X, y[:, 0]), {}, "same label layout"),
         ((X, y, X, y[:4]), {}, "X_test has 8 series but y_test has 4"),
-        ((X, y), dict(n_epochs=-1), "n_epochs"),
+        ((X, y), dict(max_iter=-1), "max_iter"),
         ((X, y), dict(batch_size=0), "batch_size"),
         ((X, y), dict(hidden_size=0), "hidden_size"),
         ((X, y), dict(learning_rate=0.0), "learning_rate"),
@@ -379,7 +379,7 @@ def _bad_inputs():
 @pytest.mark.parametrize("args, kwargs, match", _bad_inputs())
 def test_errors(args, kwargs, match):
     with pytest.raises(ValueError, match=match):
-        train_gru_classifier(*args, **dict(dict(FAST, n_epochs=1), **kwargs))
+        train_gru_classifier(*args, **dict(dict(FAST, max_iter=1), **kwargs))
 
 
 def test_docstring_examples():

@@ -308,7 +308,7 @@ def train_gru_classifier(
     y_test=None,
     *,
     hidden_size=200,
-    n_epochs=50,
+    max_iter=50,
     learning_rate=1e-4,
     weight_decay=1e-3,
     batch_size=32,
@@ -340,7 +340,7 @@ def train_gru_classifier(
         ``y_train``). Never used for training and not part of the cache key.
     hidden_size : int, default=200
         Hidden units of the GRU.
-    n_epochs : int, default=50
+    max_iter : int, default=50
         Passes over the training set (0 returns the initial model).
     learning_rate : float, default=1e-4
         Adam's learning rate.
@@ -381,7 +381,7 @@ def train_gru_classifier(
         model, cached or not), ``n_parameters``, ``n_steps`` (optimiser steps
         taken by this call: 0 on a cache hit), ``final_loss``, ``cached``,
         ``path`` (cache file or None), ``key``, and the hyper-parameters:
-        ``hidden_size``, ``n_epochs``, ``learning_rate``, ``weight_decay``,
+        ``hidden_size``, ``max_iter``, ``learning_rate``, ``weight_decay``,
         ``batch_size``, ``head``, ``dropout``, ``random_state`` (the seed
         used), ``device``, ``n_classes``, ``output``, ``n_train``, ``n_test``.
 
@@ -399,7 +399,7 @@ def train_gru_classifier(
     >>> rng = np.random.RandomState(0)
     >>> X = rng.randn(64, 2, 12).astype(np.float32)
     >>> y = (X[:, 0, :].mean(axis=1) > 0).astype(int)  # one label per series
-    >>> model, report = train_gru_classifier(X, y, hidden_size=16, n_epochs=30, learning_rate=0.01,
+    >>> model, report = train_gru_classifier(X, y, hidden_size=16, max_iter=30, learning_rate=0.01,
     ...                                      device="cpu", random_state=0)
     >>> model(torch.tensor(X[:3])).shape  # logits of the last step, (N, K)
     torch.Size([3, 2])
@@ -422,7 +422,7 @@ def train_gru_classifier(
     else:
         Xt = yt = None
     hidden_size = _check_int(hidden_size, "hidden_size", 1)
-    n_epochs = _check_int(n_epochs, "n_epochs", 0)
+    max_iter = _check_int(max_iter, "max_iter", 0)
     batch_size = _check_int(batch_size, "batch_size", 1)
     verbose = _check_int(verbose, "verbose", 0)
     learning_rate = _check_float(learning_rate, "learning_rate", positive=True)
@@ -435,7 +435,7 @@ def train_gru_classifier(
     output = "all" if y.ndim == 2 else "last"
     hyper = dict(
         hidden_size=hidden_size,
-        n_epochs=n_epochs,
+        max_iter=max_iter,
         learning_rate=learning_rate,
         weight_decay=weight_decay,
         batch_size=batch_size,
@@ -487,7 +487,7 @@ def train_gru_classifier(
         model.train()
         optimiser = torch.optim.Adam(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
         order_gen = torch.Generator(device="cpu").manual_seed(seed)
-        for epoch in range(n_epochs):
+        for epoch in range(max_iter):
             perm = torch.randperm(n, generator=order_gen).to(dev)
             total = 0.0
             for start in range(0, n, batch_size):
@@ -500,8 +500,8 @@ def train_gru_classifier(
                 n_steps += 1
                 total += float(loss.detach()) * idx.numel()
             epoch_loss = total / n
-            if verbose >= 2 or (verbose == 1 and ((epoch + 1) % 10 == 0 or epoch + 1 == n_epochs)):
-                print(f"[train_gru_classifier] epoch {epoch + 1}/{n_epochs} loss {epoch_loss:.4f}")
+            if verbose >= 2 or (verbose == 1 and ((epoch + 1) % 10 == 0 or epoch + 1 == max_iter)):
+                print(f"[train_gru_classifier] epoch {epoch + 1}/{max_iter} loss {epoch_loss:.4f}")
     train_seconds = time.perf_counter() - train_start
 
     model.eval()
