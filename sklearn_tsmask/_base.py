@@ -32,7 +32,7 @@ from sklearn.utils._param_validation import Interval, InvalidParameterError, Str
 from sklearn.utils.validation import check_is_fitted
 
 from ._inputs import split_inputs
-from ._models import check_model_inputs, check_model_output, looks_like_model, wrap_model
+from ._models import check_model_inputs, check_model_output, looks_like_model, refuse_inference_mode, wrap_model
 from ._panel import from_tensor, to_tensor
 from ._utils import make_generator, resolve_device
 from .callbacks import Callback, EarlyStopping, ProgressBar
@@ -424,6 +424,7 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
 
     def _transform(self, X):
         check_is_fitted(self, "model_")
+        refuse_inference_mode()
         self._validate_params()
         self._check_params()
         series, inputs = split_inputs(X)
@@ -476,7 +477,8 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
         outs = []
         with torch.no_grad(), model.context():
             for i in range(0, x.shape[0], step):
-                outs.append(model(x[i : i + step], **{k: v[i : i + step] for k, v in kwargs.items()}))
+                # a copy: a model that writes into its input must not change the series being explained
+                outs.append(model(x[i : i + step].clone(), **{k: v[i : i + step] for k, v in kwargs.items()}))
         return torch.cat(outs)
 
     def _loop_callbacks(self):

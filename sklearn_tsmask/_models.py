@@ -150,6 +150,15 @@ def wrap_model(model, *, layout="NCT", device, random_state=None):
     raise TypeError(f"model must be a torch.nn.Module or a callable on torch tensors, got {type(model).__name__}.")
 
 
+def refuse_inference_mode():
+    """Raise a clear error inside ``torch.inference_mode()``, where no gradient can be computed."""
+    if torch.is_inference_mode_enabled():
+        raise RuntimeError(
+            "Explaining a model needs gradients with respect to its input, which torch.inference_mode() "
+            "forbids: call fit, transform and explain outside inference mode (torch.no_grad() is fine)."
+        )
+
+
 def check_model_output(model, x, model_kwargs, *, needs_classes=False):
     """Call the model on a probe batch and check what it returns.
 
@@ -172,6 +181,7 @@ def check_model_output(model, x, model_kwargs, *, needs_classes=False):
     tuple
         The output's shape without the batch axis.
     """
+    refuse_inference_mode()
     x = x.detach().clone().requires_grad_(True)
     shape = tuple(x.shape)
     try:
@@ -216,7 +226,7 @@ def check_model_output(model, x, model_kwargs, *, needs_classes=False):
             "The model's output does not depend on its input through differentiable operations "
             "(it carries no gradient with respect to the input): a mask cannot be learned."
         )
-    with model.context():
+    with model.context(), torch.enable_grad():  # also inside a caller's torch.no_grad()
         (grad,) = torch.autograd.grad((out * weights).sum(), x, allow_unused=True)
     if grad is None or not bool(grad.abs().sum() > 0):
         raise ValueError(

@@ -442,9 +442,9 @@ def _read_pandas(X, name):
 def to_tensor(X, *, dtype=torch.float32, device=None, name="X"):
     """Validate a panel and return it as a ``(N, C, T)`` tensor.
 
-    The input is never modified: numpy and pandas inputs are copied into a new
-    tensor and tensors are only read (the explainers never write into their
-    input).
+    The input is never modified: the result is always a new tensor, never
+    sharing memory with the input (a model that writes into its input cannot
+    reach the user's data).
 
     Parameters
     ----------
@@ -488,6 +488,8 @@ def to_tensor(X, *, dtype=torch.float32, device=None, name="X"):
             bad = "NaN" if bool(torch.isnan(t).any()) else "infinity"
             raise ValueError(f"Input {name} contains {bad}.")
         t = t.to(device=device if device is not None else t.device, dtype=dtype)
+        if t.untyped_storage().data_ptr() == X.untyped_storage().data_ptr():
+            t = t.clone()  # never the user's storage: a model may write into its input
     else:
         read = _read_pandas(X, name)
         arr, fmt = read if read is not None else _validate_numpy(X, name)
