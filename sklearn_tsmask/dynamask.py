@@ -51,7 +51,8 @@ class DynaMask(BaseMaskExplainer):
         ``ceil(3·sigma_max)``). ``fade_moving_average``: half-width of the
         centred window (``None`` = whole-series mean). ``fade_past_average``:
         number of past steps (``None`` = the whole past). Edges are averaged
-        over the steps present.
+        over the steps present. At least 1: a window of 0 would make every
+        perturbation the identity (no entry could matter).
     baseline : float or array-like, default=0.0
         Reference of ``fade_reference``: a scalar, one value per channel
         ``(C,)``, one reference series ``(C, T)``, or one per series
@@ -188,7 +189,8 @@ class DynaMask(BaseMaskExplainer):
         "area": [Interval(numbers.Real, 0, 1, closed="neither"), "array-like"],
         "perturbation": [StrOptions(set(_PERTURBATIONS))],
         "sigma_max": [Interval(numbers.Real, 0, None, closed="neither")],
-        "window": [Interval(numbers.Integral, 0, None, closed="left"), None],
+        # 0 would make the blur and both averages the identity: every error 0, masks set by the area term alone
+        "window": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "baseline": [Interval(numbers.Real, None, None, closed="neither"), "array-like"],
         "mode": [StrOptions({"preservation", "deletion"})],
         "lambda_area": [Interval(numbers.Real, 0, None, closed="left")],

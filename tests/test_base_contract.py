@@ -387,7 +387,8 @@ _AREA = "The 'area' parameter of DynaMask must be a float in the range (0.0, 1.0
         (dict(lambda_area_growth=0.5), _interval("lambda_area_growth", "[1.0, inf)", 0.5)),
         (dict(sigma_max=0.0), _interval("sigma_max", "(0.0, inf)", 0.0)),
         (dict(momentum=1.0), _interval("momentum", "[0.0, 1.0)", 1.0)),
-        (dict(window=-1), _interval("window", "[0, inf)", -1, "int", extra=" or None")),
+        (dict(window=-1), _interval("window", "[1, inf)", -1, "int", extra=" or None")),
+        (dict(window=0), _interval("window", "[1, inf)", 0, "int", extra=" or None")),  # the identity
         (dict(epsilon="small"), _interval("epsilon", "(-inf, inf)", "'small'", extra=" or None")),
         (dict(epsilon=float("nan")), _interval("epsilon", "(-inf, inf)", "nan", extra=" or None")),
         (dict(baseline=float("nan")), _interval("baseline", "(-inf, inf)", "nan", extra=" or an array-like")),
