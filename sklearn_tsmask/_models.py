@@ -135,6 +135,10 @@ def wrap_model(model, *, layout="NCT", device, random_state=None):
             "No model to explain: pass the black box to fit, as fit(X, model) or fit(X, y, model=model), "
             "or to the explainer's model parameter."
         )
+    if isinstance(model, type):
+        raise TypeError(
+            f"model is the class {model.__name__}, not a model: pass an instance (a fitted one for an estimator)."
+        )
     model, layout = resolve_black_box(model, layout=layout, random_state=random_state)
     if isinstance(model, torch.nn.Module):
         frozen, disable_cudnn = _freeze_module(model, device)
@@ -157,6 +161,28 @@ def refuse_inference_mode():
             "Explaining a model needs gradients with respect to its input, which torch.inference_mode() "
             "forbids: call fit, transform and explain outside inference mode (torch.no_grad() is fine)."
         )
+
+
+def _call_failure_hint(exc, model):
+    """The hint that matches why calling the model failed (never a layout hint for an unrelated cause)."""
+    text = str(exc)
+    if "in-place operation" in text:
+        return (
+            " The model writes into its input in place, which gradients with respect to the input forbid: "
+            "let it work on a copy (x = x.clone() first, or out-of-place operations)."
+        )
+    if any(word in text for word in ("dtype", "scalar type", "Double", "Float")):
+        return (
+            f" The model is called with {model.dtype} tensors; if it computes in another precision, convert it "
+            "(e.g. module.float()) or wrap it to cast its input."
+        )
+    # otherwise the usual cause is the input layout (shape errors, or a model's own shape assertion)
+    if model.layout == "NCT":
+        return (
+            " If the model expects batch-first (N, T, C) input, such as a torch RNN with batch_first=True, "
+            "set model_layout='NTC'."
+        )
+    return " model_layout='NTC' passes (N, T, C) to the model; use 'NCT' if it expects (N, C, T)."
 
 
 def check_model_output(model, x, model_kwargs, *, needs_classes=False):
@@ -188,16 +214,11 @@ def check_model_output(model, x, model_kwargs, *, needs_classes=False):
         with model.context(), torch.enable_grad():
             out = model(x, **model_kwargs)
     except Exception as exc:
-        hint = (
-            " If the model expects batch-first (N, T, C) input, such as a torch RNN with batch_first=True, "
-            "set model_layout='NTC'."
-            if model.layout == "NCT"
-            else " model_layout='NTC' passes (N, T, C) to the model; use 'NCT' if it expects (N, C, T)."
-        )
+        hint = _call_failure_hint(exc, model)
         layout_shape = shape if model.layout == "NCT" else (shape[0], shape[2], shape[1])
         raise ValueError(
             f"Calling the model on a batch of shape {layout_shape} ({model.layout}) failed with "
-            f"{type(exc).__name__}: {exc}.{hint}"
+            f"{type(exc).__name__}: {str(exc).rstrip('.')}.{hint}"
         ) from exc
     if not isinstance(out, torch.Tensor):
         raise TypeError(
@@ -228,6 +249,12 @@ def check_model_output(model, x, model_kwargs, *, needs_classes=False):
         )
     with model.context(), torch.enable_grad():  # also inside a caller's torch.no_grad()
         (grad,) = torch.autograd.grad((out * weights).sum(), x, allow_unused=True)
+    if grad is not None and not bool(torch.isfinite(grad).all()):
+        raise ValueError(
+            "The model's gradient with respect to its input is NaN or infinite on the data to explain (an "
+            "operation without a finite derivative there, such as sqrt at 0 or a division by zero): masks "
+            "cannot be learned from it."
+        )
     if grad is None or not bool(grad.abs().sum() > 0):
         raise ValueError(
             "The model's output does not depend on its input (its gradient with respect to the input is zero "

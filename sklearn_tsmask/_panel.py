@@ -494,9 +494,24 @@ def to_tensor(X, *, dtype=torch.float32, device=None, name="X"):
         read = _read_pandas(X, name)
         arr, fmt = read if read is not None else _validate_numpy(X, name)
         t = torch.tensor(np.ascontiguousarray(arr), dtype=dtype, device=device)  # always a copy (negative strides too)
+    if t.is_floating_point() and not bool(torch.isfinite(t).all()):  # finite before the cast: it overflowed
+        raise ValueError(
+            f"Input {name} has values too large for {dtype} (the model's precision): largest magnitude "
+            f"{float(np.abs(to_numpy_max(X))):.3g}, while {dtype} holds up to {torch.finfo(dtype).max:.3g}. "
+            "Rescale the data (and the model with it), or use a model in a wider precision."
+        )
     if t.ndim == 2:
         t = t.unsqueeze(1)
     return t, fmt
+
+
+def to_numpy_max(X):
+    """Largest finite magnitude of a panel in any container (for messages)."""
+    if isinstance(X, torch.Tensor):
+        return float(X.detach().abs().max())
+    read = _read_pandas(X, "X")
+    arr = read[0] if read is not None else np.asarray(X, dtype=float)
+    return float(np.abs(arr).max())
 
 
 def _check_result_shape(values, fmt):
