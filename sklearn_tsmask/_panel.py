@@ -288,8 +288,17 @@ def _from_multiindex(X, name):
             "must appear once."
         )
     T = int(counts[0])
-    # the time axis follows the rows of the first instance; the other instances are aligned to it
+    # the time axis is the first instance's time points in increasing order (whatever the order of the
+    # rows: a series is never permuted in time); the other instances are aligned to it
     reference = times[inst_codes == 0]
+    if not reference.is_monotonic_increasing:
+        try:
+            reference = reference.sort_values()
+        except TypeError:
+            raise ValueError(
+                f"{name} ({fmt}) has time points that cannot be ordered (mixed types): the series' time order "
+                "is unknown."
+            ) from None
     time_codes = reference.get_indexer(times)
     missing = time_codes < 0
     if missing.any():

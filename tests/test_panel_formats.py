@@ -145,9 +145,11 @@ def test_multiindex_rows_in_any_order():
     data = build("pd-multiindex", X)
     shuffled = data.iloc[np.random.RandomState(1).permutation(len(data))]
     t, panel_format = to_tensor(shuffled, dtype=torch.float64)
-    # instances in order of first appearance, time points in the order of the first instance's rows
+    # instances in order of first appearance, time points in increasing order (never the rows' order:
+    # a series is not permuted in time)
     first = shuffled.index.get_level_values(0).unique()
-    times = shuffled.loc[first[0]].index
+    times = shuffled.loc[first[0]].index.sort_values()
+    assert not shuffled.loc[first[0]].index.is_monotonic_increasing  # the case that used to permute
     expected = np.stack([shuffled.loc[i].loc[times].to_numpy().T for i in first])
     np.testing.assert_array_equal(t.numpy(), expected)
     out = from_tensor(t, panel_format)
@@ -487,3 +489,4 @@ def test_string_labels_in_a_pipeline(numpy_masks):
     masks = Pipeline([("explain", est)]).fit_transform(data, y)
     assert isinstance(masks, list) and len(masks) == len(X)
     np.testing.assert_array_equal(to_numpy3d(masks), expected)
+
