@@ -28,10 +28,11 @@ Accepted containers
 
 The pandas containers are recognised with pandas alone (sktime is not needed).
 Their series must be complete (no missing values), numeric, of equal length
-and observed at the same time points (equal time index values, in the same
-order, for every instance and channel); the time axis of the tensor follows
-the row order of the first instance. Unequal-length panels can be made equal
-with sktime's ``PaddingTransformer`` or ``TSInterpolator``.
+and observed at the same time points (equal time index values for every
+instance and channel). In a ``pd-multiindex`` panel the time axis of the
+tensor is those time points in increasing order, whatever the order of the
+rows. Unequal-length panels can be made equal with sktime's
+``PaddingTransformer`` or ``TSInterpolator``.
 """
 
 from dataclasses import dataclass, field
