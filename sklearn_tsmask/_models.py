@@ -79,6 +79,11 @@ def _module_dtype(module):
 
 def _freeze_module(module, device):
     """Deep copy, eval mode, no parameter gradients, on ``device``."""
+    if any(t.is_meta for t in list(module.parameters()) + list(module.buffers())):
+        raise ValueError(
+            "The model has parameters on the 'meta' device: they hold no values to compute with. Load its "
+            "weights first (for instance module.to_empty(device='cpu') then load_state_dict)."
+        )
     frozen = copy.deepcopy(module)
     frozen.eval()
     frozen.requires_grad_(False)

@@ -488,6 +488,8 @@ def to_tensor(X, *, dtype=torch.float32, device=None, name="X"):
         DataFrames and other objects, a row MultiIndex without 2 levels).
     """
     if isinstance(X, torch.Tensor):
+        if X.is_meta:
+            raise ValueError(f"{name} is a tensor on the 'meta' device: it holds no values to explain.")
         _check_shape(tuple(X.shape), name)
         if X.is_complex() or X.dtype == torch.bool:
             raise ValueError(f"{name} must hold real numbers, got a tensor of dtype {X.dtype}.")

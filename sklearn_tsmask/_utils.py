@@ -41,6 +41,10 @@ def resolve_device(device, data_device=None):
         raise InvalidParameterError(
             f"device={device!r} is not understood: use 'auto', 'cpu', 'cuda', 'cuda:N' or a torch.device."
         ) from None
+    if dev.type == "meta":
+        raise InvalidParameterError(
+            f"device={device!r}: a 'meta' device holds no values to compute with; use 'cpu', 'cuda' or 'auto'."
+        )
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise InvalidParameterError(f"device={device!r} was asked for but CUDA is not available on this machine; use 'auto' or 'cpu'.")
     return dev

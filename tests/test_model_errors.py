@@ -48,3 +48,15 @@ def test_a_model_computing_in_float64_is_explained_in_float64():
         torch.as_tensor(X)
     )
     assert masks.dtype == torch.float64 and masks.shape == X.shape
+
+
+def test_the_meta_device_is_refused_with_the_reason():
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    data = torch.as_tensor(X, dtype=torch.float32)
+    with pytest.raises(InvalidParameterError, match="'meta' device holds no values"):
+        DynaMask(max_iter=2, device="meta").fit(data, _square)
+    with pytest.raises(ValueError, match="X is a tensor on the 'meta' device"):
+        DynaMask(max_iter=2).fit(torch.empty(4, 2, 8, device="meta"), _square)
+    with pytest.raises(ValueError, match="The model has parameters on the 'meta' device"):
+        DynaMask(max_iter=2, device="cpu").fit(data, torch.nn.Linear(8, 1, device="meta"))
