@@ -149,6 +149,8 @@ def _validate_numpy(X, name):
         except (TypeError, ValueError) as exc:
             # keep numpy's exception type: TypeError for objects, ValueError for non-numeric strings
             raise type(exc)(f"{name} holds non-numeric values (dtype object): {exc}; {_LAYOUT_HELP}.") from None
+    if arr.dtype.kind in "USV":  # strings and bytes: scikit-learn would only say a value is not a float
+        raise ValueError(f"{name} holds non-numeric values (dtype {arr.dtype}): a panel holds numbers.")
     _check_shape(arr.shape, name)
     dtype = arr.dtype if arr.dtype in (np.float32, np.float64) else np.float64
     arr = check_array(
