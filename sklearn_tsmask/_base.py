@@ -400,18 +400,16 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
         result = None
         generator = make_generator(self.random_state, x.device)
         networks = self._build_networks(x)
-        if any(net is not None for net in networks.values()):
-            # what transform reuses is learned with the masks of X: one optimisation trains both
-            result = self._optimise(x, kwargs, frozen, networks, generator=generator, training=True)
-            for net in networks.values():
-                if net is not None:
-                    net.eval()
+        trains = any(net is not None for net in networks.values())
+        # what transform reuses is learned with the masks of X (one optimisation trains both); with nothing
+        # to learn, the masks of X are optimised only when asked for
+        if trains or produce_masks:
+            result = self._optimise(x, kwargs, frozen, networks, generator=generator, training=trains)
             fitted["n_iter_"] = result.n_iter
             fitted["loss_curve_"] = result.loss_curve.cpu().numpy()
-        elif produce_masks:  # nothing to learn (no network): the masks of X only when asked for
-            result = self._optimise(x, kwargs, frozen, networks, generator=generator, training=False)
-            fitted["n_iter_"] = result.n_iter
-            fitted["loss_curve_"] = result.loss_curve.cpu().numpy()
+        for net in networks.values():
+            if net is not None:
+                net.eval()
         fitted.update(networks)
         return fitted, (result, fmt)
 
@@ -570,10 +568,10 @@ class _Run:
 
 def _check_finite(history, masks, index, name):
     """Refuse to return masks of a diverged optimisation (no silent NaN masks)."""
-    finite = torch.isfinite(history)
-    if bool(finite.all()) and bool(torch.isfinite(masks).all()):
+    bad_steps = (~torch.isfinite(history)).nonzero()
+    if len(bad_steps) == 0 and bool(torch.isfinite(masks).all()):
         return
-    first = int((~finite).nonzero()[0]) if not bool(finite.all()) else len(history) - 1
+    first = int(bad_steps[0]) if len(bad_steps) else len(history) - 1
     raise FloatingPointError(
         f"{name}: the loss of batch {index} stopped being finite at step {first} (NaN or infinity in the "
         "model's output on the perturbed series or in the method's terms); no masks are returned. A smaller "

@@ -511,7 +511,7 @@ def to_tensor(X, *, dtype=torch.float32, device=None, name="X"):
     if t.is_floating_point() and not bool(torch.isfinite(t).all()):  # finite before the cast: it overflowed
         raise ValueError(
             f"Input {name} has values too large for {dtype} (the model's precision): largest magnitude "
-            f"{float(np.abs(to_numpy_max(X))):.3g}, while {dtype} holds up to {torch.finfo(dtype).max:.3g}. "
+            f"{_largest_magnitude(X):.3g}, while {dtype} holds up to {torch.finfo(dtype).max:.3g}. "
             "Rescale the data (and the model with it), or use a model in a wider precision."
         )
     if t.ndim == 2:
@@ -519,7 +519,7 @@ def to_tensor(X, *, dtype=torch.float32, device=None, name="X"):
     return t, fmt
 
 
-def to_numpy_max(X):
+def _largest_magnitude(X):
     """Largest finite magnitude of a panel in any container (for messages)."""
     if isinstance(X, torch.Tensor):
         return float(X.detach().abs().max())

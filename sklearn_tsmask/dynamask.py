@@ -329,25 +329,19 @@ class DynaMask(BaseMaskExplainer):
         return None
 
     def _baseline(self, batch):
-        base = torch.as_tensor(np.asarray(self.baseline, dtype=float), dtype=batch.x.dtype, device=batch.x.device)
         C, T = batch.x.shape[1:]
-        if base.ndim == 0:
-            return base
-        if base.shape == (C,):
+        self._check_baseline_shape(C, T)
+        base = torch.as_tensor(np.asarray(self.baseline, dtype=float), dtype=batch.x.dtype, device=batch.x.device)
+        if base.ndim == 1:  # (C,)
             return base[:, None]
-        if base.shape == (C, T):
-            return base
-        if base.ndim == 3 and base.shape[1:] == (C, T):
+        if base.ndim == 3:  # (N, C, T): one reference per series
             if base.shape[0] != batch.n_total:
                 raise ValueError(
                     f"baseline has one reference per series ({base.shape[0]}) but {batch.n_total} series are "
                     "explained."
                 )
             return base[batch.rows]
-        raise ValueError(
-            f"baseline must be a scalar or have shape (C,)=({C},), (C, T)=({C}, {T}) or (N, C, T); "
-            f"got shape {tuple(base.shape)}."
-        )
+        return base  # a scalar or (C, T)
 
 
 @dataclass

@@ -206,8 +206,6 @@ def _kwarg_array(value, name):
 def _check_model_kwargs(model_kwargs, n):
     if model_kwargs is None:
         return {}
-    if not isinstance(model_kwargs, dict):
-        raise TypeError(f"the model inputs must be a dict of per-series arrays, got {type(model_kwargs).__name__}.")
     out = {}
     for name, value in model_kwargs.items():
         arr = _kwarg_array(value, name)
@@ -377,8 +375,6 @@ def _explain_dask_array(explainer, X, chunk_size, model_kwargs, torch_threads):
     x_index = ("n", "c", "t") if X.ndim == 3 else ("n", "t")
     arrays = []
     names = []
-    if model_kwargs is not None and not isinstance(model_kwargs, dict):
-        raise TypeError(f"the model inputs must be a dict of per-series arrays, got {type(model_kwargs).__name__}.")
     for name, value in (model_kwargs or {}).items():
         if _is_dask_array(value):
             if value.ndim == 0:
