@@ -32,7 +32,7 @@ from sklearn.utils._param_validation import Interval, InvalidParameterError, Str
 from sklearn.utils.validation import check_is_fitted
 
 from ._inputs import split_inputs
-from ._models import check_model_inputs, check_model_output, looks_like_model, refuse_inference_mode, wrap_model
+from ._models import check_class_scores, check_model_inputs, check_model_output, looks_like_model, refuse_inference_mode, wrap_model
 from ._panel import from_tensor, to_tensor
 from ._utils import make_generator, resolve_device
 from .callbacks import Callback, EarlyStopping, ProgressBar
@@ -425,6 +425,8 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
         refuse_inference_mode()
         self._validate_params()
         self._check_params()
+        if self.loss == "log_loss":  # set_params may have changed it since fit
+            check_class_scores(self.output_shape_)
         series, inputs = split_inputs(X)
         x, fmt = to_tensor(series, dtype=self.model_.dtype, device=self.device_)
         self._check_transform_shape(x)

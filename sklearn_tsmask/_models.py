@@ -168,6 +168,9 @@ def refuse_inference_mode():
         )
 
 
+_SHAPE_WORDS = ("shape", "size", "dimension", "dim ", "mat1", "channels", "expected input", "Expected")
+
+
 def _call_failure_hint(exc, model):
     """The hint that matches why calling the model failed (never a layout hint for an unrelated cause)."""
     text = str(exc)
@@ -176,18 +179,56 @@ def _call_failure_hint(exc, model):
             " The model writes into its input in place, which gradients with respect to the input forbid: "
             "let it work on a copy (x = x.clone() first, or out-of-place operations)."
         )
+    if "Found array with dim 3" in text:  # scikit-learn's check_array on a panel
+        return (
+            " The classifier takes 2-D (n_samples, n_features) input: if it was fitted on series flattened to "
+            "C·T features, wrap it as ZerothOrderModel(classifier, flatten=True) from sklearn_tsmask.black_boxes."
+        )
     if any(word in text for word in ("dtype", "scalar type", "Double", "Float")):
         return (
             f" The model is called with {model.dtype} tensors; if it computes in another precision, convert it "
             "(e.g. module.float()) or wrap it to cast its input."
         )
-    # otherwise the usual cause is the input layout (shape errors, or a model's own shape assertion)
-    if model.layout == "NCT":
-        return (
-            " If the model expects batch-first (N, T, C) input, such as a torch RNN with batch_first=True, "
-            "set model_layout='NTC'."
+    # a shape error, or a model's own (often silent) shape assertion: the usual cause is the input layout
+    if isinstance(exc, AssertionError) or any(word in text for word in _SHAPE_WORDS):
+        if model.layout == "NCT":
+            return (
+                " If the model expects batch-first (N, T, C) input, such as a torch RNN with batch_first=True, "
+                "set model_layout='NTC'."
+            )
+        return " model_layout='NTC' passes (N, T, C) to the model; use 'NCT' if it expects (N, C, T)."
+    return ""  # the model's own error, reported as it is
+
+
+def call_model(model, x, model_kwargs):
+    """``model(x, **model_kwargs)``, a failure re-raised as a ValueError that names the batch and the likely cause.
+
+    Parameters
+    ----------
+    model : FrozenModel
+    x : torch.Tensor of shape (B, C, T)
+    model_kwargs : dict
+        Per-sample keyword tensors for the model, already sliced to the batch.
+    """
+    try:
+        return model(x, **model_kwargs)
+    except Exception as exc:
+        shape = tuple(x.shape)
+        layout_shape = shape if model.layout == "NCT" else (shape[0], shape[2], shape[1])
+        raise ValueError(
+            f"Calling the model on a batch of shape {layout_shape} ({model.layout}) failed with "
+            f"{type(exc).__name__}: {str(exc).rstrip('.')}.{_call_failure_hint(exc, model)}"
+        ) from exc
+
+
+def check_class_scores(output_shape):
+    """Refuse ``loss='log_loss'`` for a model output (of ``output_shape`` after the batch axis) without classes."""
+    if len(output_shape) < 1 or output_shape[-1] < 2:
+        shape = "(N" + "".join(f", {d}" for d in output_shape) + ("," if not output_shape else "") + ")"
+        raise ValueError(
+            f"loss='log_loss' needs class scores on the last axis, (N, K) or (N, T, K) with K >= 2; "
+            f"the model returns outputs of shape {shape}. Use loss='squared_error' for regression outputs."
         )
-    return " model_layout='NTC' passes (N, T, C) to the model; use 'NCT' if it expects (N, C, T)."
 
 
 def check_model_output(model, x, model_kwargs, *, needs_classes=False):
@@ -215,16 +256,8 @@ def check_model_output(model, x, model_kwargs, *, needs_classes=False):
     refuse_inference_mode()
     x = x.detach().clone().requires_grad_(True)
     shape = tuple(x.shape)
-    try:
-        with model.context(), torch.enable_grad():
-            out = model(x, **model_kwargs)
-    except Exception as exc:
-        hint = _call_failure_hint(exc, model)
-        layout_shape = shape if model.layout == "NCT" else (shape[0], shape[2], shape[1])
-        raise ValueError(
-            f"Calling the model on a batch of shape {layout_shape} ({model.layout}) failed with "
-            f"{type(exc).__name__}: {str(exc).rstrip('.')}.{hint}"
-        ) from exc
+    with model.context(), torch.enable_grad():
+        out = call_model(model, x, model_kwargs)
     if not isinstance(out, torch.Tensor):
         raise TypeError(
             f"The model must return a torch.Tensor, got {type(out).__name__}. "
@@ -239,11 +272,8 @@ def check_model_output(model, x, model_kwargs, *, needs_classes=False):
         raise ValueError(f"The model returned a {out.dtype} tensor: it must return real-valued outputs (logits, scores).")
     if not bool(torch.isfinite(out).all()):
         raise ValueError("The model returned NaN or infinite outputs on the data to explain.")
-    if needs_classes and (out.ndim < 2 or out.shape[-1] < 2):
-        raise ValueError(
-            f"loss='log_loss' needs class scores on the last axis, (N, K) or (N, T, K) with K >= 2; "
-            f"the model returned shape {tuple(out.shape)}. Use loss='squared_error' for regression outputs."
-        )
+    if needs_classes:
+        check_class_scores(tuple(out.shape[1:]))
     # A random projection, not a sum: the sum of softmax outputs is constant.
     gen = torch.Generator(device="cpu").manual_seed(0)
     weights = torch.randn(out.shape, generator=gen).to(device=out.device, dtype=out.dtype)

@@ -149,6 +149,8 @@ def _validate_numpy(X, name):
         except (TypeError, ValueError) as exc:
             # keep numpy's exception type: TypeError for objects, ValueError for non-numeric strings
             raise type(exc)(f"{name} holds non-numeric values (dtype object): {exc}; {_LAYOUT_HELP}.") from None
+    if arr.dtype.kind == "c":  # scikit-learn would print the whole array
+        raise ValueError(f"Complex data not supported: {name} must hold real numbers, got an array of dtype {arr.dtype}.")
     if arr.dtype.kind in "USV":  # strings and bytes: scikit-learn would only say a value is not a float
         raise ValueError(f"{name} holds non-numeric values (dtype {arr.dtype}): a panel holds numbers.")
     _check_shape(arr.shape, name)

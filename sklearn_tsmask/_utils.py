@@ -1,5 +1,6 @@
 """Small helpers shared by the estimators: devices, seeds, scalar checks."""
 
+import inspect
 import numbers
 
 import numpy as np
@@ -75,3 +76,37 @@ def check_scalar_in(value, name, low, high, *, closed=("neither")):
         rb = "]" if closed in ("right", "both") else ")"
         raise ValueError(f"{name} must be in {lb}{low}, {high}{rb}, got {value!r}.")
     return value
+
+
+def check_metric_kwargs(metric, n_positional, metric_kwargs):
+    """Bind a scorer's keyword arguments to its metric's signature, as a call would.
+
+    Parameters
+    ----------
+    metric : callable
+    n_positional : int
+        How many positional arguments the scorer passes (2 for ``(y, masks)``,
+        3 for ``(model, X, masks)``).
+    metric_kwargs : dict
+
+    Returns
+    -------
+    inspect.BoundArguments or None
+        The arguments with the metric's defaults applied; None for a callable
+        without an inspectable signature.
+
+    Raises
+    ------
+    TypeError
+        If a keyword is not one of the metric's.
+    """
+    try:
+        signature = inspect.signature(metric)
+    except (TypeError, ValueError):  # some builtins have none
+        return None
+    try:
+        bound = signature.bind(*([None] * n_positional), **metric_kwargs)
+    except TypeError as exc:
+        raise TypeError(f"Invalid keyword arguments for {getattr(metric, '__name__', metric)}: {exc}.") from None
+    bound.apply_defaults()
+    return bound

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from .._inputs import split_inputs
-from .._models import FrozenModel, check_model_inputs, wrap_model
+from .._models import FrozenModel, call_model, check_model_inputs, wrap_model
 from .._panel import to_tensor
 from ..perturbations import moving_average
 from .._utils import check_scalar_in, resolve_device
@@ -222,8 +222,8 @@ def _fidelity(metric, model, X, masks, *, top_fraction, baseline, model_layout, 
             base = moving_average(xb) if baseline == "average" else torch.zeros_like(xb)  # the channel means
             # torch.where builds new tensors: the input is never written to
             perturbed = torch.where(selected, xb, base) if keep_top else torch.where(selected, base, xb)
-            p0, logp0 = _probabilities(frozen(xb, **kw), b, output)
-            p1, logp1 = _probabilities(frozen(perturbed, **kw), b, output)
+            p0, logp0 = _probabilities(call_model(frozen, xb, kw), b, output)
+            p1, logp1 = _probabilities(call_model(frozen, perturbed, kw), b, output)
             if p1.shape != p0.shape:
                 raise ValueError(
                     f"The model's output has shape {tuple(p0.shape)} on the series but {tuple(p1.shape)} "

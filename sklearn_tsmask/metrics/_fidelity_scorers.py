@@ -8,9 +8,9 @@ without true saliency, e.g. ``GridSearchCV(explainer, grid,
 scoring=FIDELITY_SCORERS, refit="comprehensiveness").fit(X, model=net)``.
 """
 
-import inspect
-
-from ._fidelity import comprehensiveness, fidelity_accuracy, fidelity_cross_entropy, log_odds, sufficiency
+from .._models import _LAYOUTS
+from .._utils import check_metric_kwargs
+from ._fidelity import _check_options, comprehensiveness, fidelity_accuracy, fidelity_cross_entropy, log_odds, sufficiency
 
 __all__ = [
     "make_fidelity_scorer",
@@ -107,7 +107,8 @@ def make_fidelity_scorer(metric, *, greater_is_better=None, **metric_kwargs):
     Raises
     ------
     ValueError
-        If the metric name is unknown or ``reduction`` is not ``"mean"``.
+        If the metric name is unknown, ``reduction`` is not ``"mean"`` or
+        another option of the library's metric is out of its range.
     TypeError
         If ``metric`` is neither a name nor a callable, or a keyword argument
         is not one of the metric's.
@@ -148,15 +149,12 @@ def make_fidelity_scorer(metric, *, greater_is_better=None, **metric_kwargs):
         raise ValueError(
             f"A scorer returns one number: reduction must be 'mean', got {metric_kwargs['reduction']!r}."
         )
-    try:
-        signature = inspect.signature(metric)
-    except (TypeError, ValueError):  # some builtins have none
-        signature = None
-    if signature is not None:
-        try:
-            signature.bind(None, None, None, **metric_kwargs)
-        except TypeError as exc:
-            raise TypeError(f"Invalid keyword arguments for {metric.__name__}: {exc}.") from None
+    bound = check_metric_kwargs(metric, 3, metric_kwargs)
+    if metric in _GREATER_IS_BETTER:  # refuse a bad option now, not at the first score of a search
+        options = bound.arguments
+        _check_options(options["top_fraction"], options["baseline"], options["output"], "mean", options["batch_size"])
+        if options["model_layout"] not in _LAYOUTS:
+            raise ValueError(f"model_layout must be one of {_LAYOUTS}, got {options['model_layout']!r}.")
     if greater_is_better is None:
         greater_is_better = _GREATER_IS_BETTER.get(metric, True)
     return _FidelityScorer(metric, 1 if greater_is_better else -1, metric_kwargs)

@@ -24,8 +24,14 @@ def _normalize(M):
     return (M - lo) / (hi - lo + _EPS)
 
 
+def _check_normalize(normalize):
+    if not isinstance(normalize, (bool, np.bool_)):
+        raise TypeError(f"normalize must be True or False, got {normalize!r}.")
+
+
 def _check_inputs(true_saliency, masks, *, normalize, metric, need_positive=True, unit_interval=False):
     """Validate and convert the inputs; return a boolean ``Q`` and float ``M``."""
+    _check_normalize(normalize)
     Q = to_numpy3d(true_saliency, name="true_saliency")
     M = to_numpy3d(masks, name="masks")
     if Q.shape != M.shape:

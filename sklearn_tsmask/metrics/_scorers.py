@@ -10,6 +10,7 @@ with ``X``.
 
 from . import _ground_truth
 from ._ground_truth import auprc, auroc, aup, aur, entropy, information
+from .._utils import check_metric_kwargs
 
 __all__ = [
     "make_saliency_scorer",
@@ -21,6 +22,9 @@ __all__ = [
     "auprc_scorer",
     "SALIENCY_SCORERS",
 ]
+
+
+_OWN_METRICS = (aup, aur, information, entropy, auroc, auprc)
 
 
 class _SaliencyScorer:
@@ -80,6 +84,15 @@ def make_saliency_scorer(metric, *, greater_is_better=True, **metric_kwargs):
         ``scorer(estimator, X, y)`` returns the (signed) metric of
         ``estimator.transform(X)`` against the true saliency ``y``.
 
+    Raises
+    ------
+    ValueError
+        If the metric name is unknown or ``reduction`` is not one of the
+        metric's.
+    TypeError
+        If ``metric`` is neither a name nor a callable, a keyword argument is
+        not one of the metric's, or ``normalize`` is not a boolean.
+
     Examples
     --------
     >>> import numpy as np
@@ -100,6 +113,12 @@ def make_saliency_scorer(metric, *, greater_is_better=True, **metric_kwargs):
         metric = getattr(_ground_truth, metric)
     elif not callable(metric):
         raise TypeError(f"metric must be a callable or a metric name, got {metric!r}.")
+    check_metric_kwargs(metric, 2, metric_kwargs)
+    if metric in _OWN_METRICS:  # refuse a bad option now, not at the first score of a search
+        if "normalize" in metric_kwargs:
+            _ground_truth._check_normalize(metric_kwargs["normalize"])
+        if "reduction" in metric_kwargs:
+            _ground_truth._check_reduction(metric_kwargs["reduction"])
     return _SaliencyScorer(metric, 1 if greater_is_better else -1, metric_kwargs)
 
 

@@ -82,7 +82,8 @@ def make_scoring(scorers):
     ValueError
         If a name is unknown or no scorer is given.
     TypeError
-        If a value is not a scorer of this package.
+        If ``scorers`` is neither a list nor a dict, or a value is not a
+        scorer of this package.
 
     Examples
     --------
@@ -101,6 +102,10 @@ def make_scoring(scorers):
     if isinstance(scorers, str):
         scorers = [scorers]
     if not isinstance(scorers, dict):
+        if not isinstance(scorers, (list, tuple)):
+            raise TypeError(
+                f"scorers must be a list of scorer names or a dict of names to scorers, got {type(scorers).__name__}."
+            )
         scorers = {name: name for name in scorers}
     if not scorers:
         raise ValueError("make_scoring needs at least one scorer.")
