@@ -1,16 +1,25 @@
-"""Faithfulness of masks for a classifier without gradients: MiniRocket on BasicMotions.
+"""Faithfulness of masks for classifiers without gradients on BasicMotions.
 
-    python benchmarks/zeroth_order_basicmotions.py [--n-directions 16] [--max-iter 200] [--n-explain 40]
+    python benchmarks/zeroth_order_basicmotions.py [--classifier logistic] [--n-directions 16]
+        [--max-iter 200] [--n-explain 40]
 
-Black box: sktime's ``MiniRocketMultivariate`` features → standardisation →
-logistic regression (graded probabilities; ``RocketClassifier``'s ridge head
-gives hard 0/1 labels and is refused), trained on the 40 BasicMotions training
-series. Explainer: ExtremalMask (``perturbation="zeros"``, cross-entropy,
-λ_1 = 0.1, Adam lr 0.05) through :class:`sklearn_tsmask.black_boxes.ZerothOrderModel`.
+Black boxes (``--classifier``), trained on the 40 BasicMotions training series:
+
+* ``logistic``: sktime's ``MiniRocketMultivariate`` features → standardisation →
+  logistic regression (graded probabilities: ``log predict_proba`` is explained);
+* ``sktime-rocket``: sktime's ``RocketClassifier(rocket_transform="minirocket")``,
+  whose probabilities are hard votes of its ridge head: its decision scores are
+  explained;
+* ``aeon-minirocket``: aeon's ``MiniRocketClassifier`` (ridge head, the same);
+* ``sktime-arsenal``: sktime's ``Arsenal`` ensemble of MiniRocket ridge
+  classifiers (the members' scores averaged with the ensemble's weights).
+
+Explainer: ExtremalMask (``perturbation="zeros"``, cross-entropy, λ_1 = 0.1,
+Adam lr 0.05) through :class:`sklearn_tsmask.black_boxes.ZerothOrderModel`.
 Check: for each test series, replace the 20 % entries ranked highest by the mask
-with the series' channel means and compare the predicted-class probability with
-replacing a random 20 % (five random draws, averaged). Appends a section to
-``benchmarks/RESULTS.md``.
+with the series' channel means and compare the predicted class's explained score
+(log-probability or decision score) with replacing a random 20 % (five random
+draws, averaged). Appends a section to ``benchmarks/RESULTS.md``.
 """
 
 import argparse
@@ -20,6 +29,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -39,8 +49,53 @@ def replace(X, order, k):
     return out.reshape(X.shape)
 
 
+def _logistic():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sktime.classification.compose import SklearnClassifierPipeline
+    from sktime.transformations.panel.rocket import MiniRocketMultivariate
+
+    return SklearnClassifierPipeline(
+        make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)), [MiniRocketMultivariate(random_state=0)]
+    ), "sktime MiniRocketMultivariate -> StandardScaler -> LogisticRegression"
+
+
+def _sktime_rocket():
+    from sktime.classification.kernel_based import RocketClassifier
+
+    return RocketClassifier(rocket_transform="minirocket", random_state=0), \
+        "sktime RocketClassifier(rocket_transform='minirocket') (ridge head, hard-vote probabilities)"
+
+
+def _aeon_minirocket():
+    from aeon.classification.convolution_based import MiniRocketClassifier
+
+    return MiniRocketClassifier(random_state=0), "aeon MiniRocketClassifier (ridge head, hard-vote probabilities)"
+
+
+def _sktime_arsenal():
+    from sktime.classification.kernel_based import Arsenal
+
+    return Arsenal(rocket_transform="minirocket", num_kernels=1000, n_estimators=10, random_state=0), \
+        "sktime Arsenal(minirocket, 1000 kernels, 10 members) (weighted ridge votes)"
+
+
+CLASSIFIERS = {
+    "logistic": _logistic,
+    "sktime-rocket": _sktime_rocket,
+    "aeon-minirocket": _aeon_minirocket,
+    "sktime-arsenal": _sktime_arsenal,
+}
+
+
+def make_classifier(name):
+    return CLASSIFIERS[name]()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--classifier", choices=sorted(CLASSIFIERS), default="logistic")
     parser.add_argument("--n-directions", type=int, default=16)
     parser.add_argument("--max-iter", "--n-epochs", dest="max_iter", type=int, default=200,
                         help="optimisation steps (--n-epochs: the old spelling)")
@@ -49,23 +104,17 @@ def main(argv=None):
     parser.add_argument("--no-save", action="store_true")
     args = parser.parse_args(argv)
 
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-    from sktime.classification.compose import SklearnClassifierPipeline
     from sktime.datasets import load_basic_motions
-    from sktime.transformations.panel.rocket import MiniRocketMultivariate
 
     X_train, y_train = load_basic_motions(split="train", return_type="numpy3D")
     X_test, y_test = load_basic_motions(split="test", return_type="numpy3D")
-    clf = SklearnClassifierPipeline(
-        make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)), [MiniRocketMultivariate(random_state=0)]
-    ).fit(X_train, y_train)
+    clf, description = make_classifier(args.classifier)
+    clf.fit(X_train, y_train)
     accuracy = float(np.mean(clf.predict(X_test) == y_test))
     X = X_test[: args.n_explain]
 
     start = time.perf_counter()
-    clf.predict_proba(X)
+    clf.predict(X)
     seconds_per_call = (time.perf_counter() - start) / len(X)
     explainer = ExtremalMask(perturbation="zeros", loss="log_loss", lambda_1=0.1, max_iter=args.max_iter,
                              learning_rate=0.05, random_state=0)
@@ -74,37 +123,44 @@ def main(argv=None):
     masks = explainer.fit_transform(X, model=black_box)
     seconds = time.perf_counter() - start
 
+    def scores(panel):
+        """The explained output (logits: log-probabilities or decision scores), float64 (n, K)."""
+        with torch.no_grad():
+            return black_box(torch.as_tensor(panel, dtype=torch.float64)).numpy()
+
     k = int(args.fraction * X[0].size)
     rows = np.arange(len(X))
-    p0 = clf.predict_proba(X)
-    target = p0.argmax(1)
+    s0 = scores(X)
+    target = s0.argmax(1)
     top = np.argsort(-masks.reshape(len(X), -1), axis=1, kind="stable")
-    p_top = clf.predict_proba(replace(X, top, k))[rows, target]
+    s_top_all = scores(replace(X, top, k))
+    s_top = s_top_all[rows, target]
     rng = np.random.RandomState(0)
-    p_random = np.mean(
-        [clf.predict_proba(replace(X, rng.rand(*top.shape).argsort(axis=1), k))[rows, target] for _ in range(5)],
-        axis=0,
-    )
-    flipped_top = float(np.mean(clf.predict_proba(replace(X, top, k)).argmax(1) != target))
+    random_draws = [scores(replace(X, rng.rand(*top.shape).argsort(axis=1), k)) for _ in range(5)]
+    s_random = np.mean([d[rows, target] for d in random_draws], axis=0)
+    flipped_top = float(np.mean(s_top_all.argmax(1) != target))
+    flipped_random = float(np.mean([d.argmax(1) != target for d in random_draws]))
     line = (
-        f"| {len(X)} | {args.n_directions} | {args.max_iter} | {p0[rows, target].mean():.3f} | {p_top.mean():.3f} | "
-        f"{p_random.mean():.3f} | {flipped_top:.2f} | {seconds:.1f} ({seconds / len(X):.2f} per series) |"
+        f"| {args.classifier} | {black_box.response_method_} | {accuracy:.2f} | {len(X)} | {args.n_directions} | "
+        f"{args.max_iter} | {s0[rows, target].mean():.3f} | {s_top.mean():.3f} | {s_random.mean():.3f} | "
+        f"{flipped_top:.2f} / {flipped_random:.2f} | {seconds:.1f} ({seconds / len(X):.2f} per series) |"
     )
     text = "\n".join([
-        f"## Classifier without gradients: MiniRocket + logistic regression on BasicMotions — "
+        f"## Classifiers without gradients on BasicMotions: {args.classifier} — "
         f"{datetime.datetime.now():%Y-%m-%d %H:%M}, cpu",
         "",
         f"- machine: {machine(resolve_device('cpu'))}",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()),
         f"- command: `python benchmarks/zeroth_order_basicmotions.py {' '.join(argv if argv is not None else sys.argv[1:])}`",
-        f"- black box: test accuracy {accuracy:.2f}; predict_proba {seconds_per_call * 1e3:.2f} ms per series; "
-        f"a step costs 2q + 1 = {2 * args.n_directions + 1} calls per series",
+        f"- black box: {description}; predict {seconds_per_call * 1e3:.2f} ms per series; a step costs "
+        f"2q + 1 = {2 * args.n_directions + 1} calls per series",
         f"- explainer: ExtremalMask(perturbation='zeros', loss='log_loss', lambda_1=0.1, lr 0.05) through "
-        f"ZerothOrderModel; removal = top {args.fraction:.0%} entries replaced by the series' channel means",
+        f"ZerothOrderModel; removal = top {args.fraction:.0%} entries replaced by the series' channel means; "
+        "score = the explained output of the predicted class (log-probability or decision score)",
         "",
-        "| series | directions q | epochs | p(predicted class) | top removed | random removed (5 draws) | "
-        "top removal flips the class | seconds |",
-        "|---|---|---|---|---|---|---|---|",
+        "| classifier | explained | test accuracy | series | directions q | steps | score | top removed | "
+        "random removed (5 draws) | class flips top / random | seconds |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
         line,
         "",
     ])

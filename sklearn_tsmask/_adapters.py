@@ -11,9 +11,10 @@
   ... — a fitted ``network`` module) — the network, fed ``(N, T, C)`` under
   the keyword ``X`` as sktime's data loader does, log taken when the network
   ends with its own activation;
-* any other fitted classifier with ``predict_proba`` (sktime MiniRocket
-  pipelines, scikit-learn pipelines) — a
-  :class:`~sklearn_tsmask.black_boxes.ZerothOrderModel`;
+* any other fitted classifier with ``predict_proba`` or decision scores
+  (sktime and aeon classifiers, their Rocket family, scikit-learn
+  pipelines) — a :class:`~sklearn_tsmask.black_boxes.ZerothOrderModel`,
+  which explains the decision scores when the probabilities are hard votes;
 * torch modules and callables on tensors — unchanged.
 
 Unfitted or reset models are refused with an error saying so.
@@ -24,7 +25,7 @@ import copy
 import torch
 from torch import nn
 
-from .black_boxes import ZerothOrderModel
+from .black_boxes import ZerothOrderModel, has_decision_scores
 
 __all__ = ["resolve_black_box"]
 
@@ -110,6 +111,6 @@ def resolve_black_box(model, *, layout, random_state=None):
         fresh = copy.copy(model)  # every fit draws the same directions
         fresh._generator = None
         return fresh, "NCT"
-    if not isinstance(model, nn.Module) and hasattr(model, "predict_proba"):
+    if not isinstance(model, nn.Module) and (hasattr(model, "predict_proba") or has_decision_scores(model)):
         return ZerothOrderModel(model, random_state=random_state), "NCT"  # checks that it is fitted
     return model, layout
