@@ -33,7 +33,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._inputs import split_inputs
 from ._models import check_class_scores, check_model_inputs, check_model_output, looks_like_model, refuse_inference_mode, wrap_model
-from ._panel import from_tensor, to_tensor
+from ._panel import from_tensor, to_panel
 from ._utils import make_generator, resolve_device
 from .callbacks import Callback, EarlyStopping, ProgressBar
 
@@ -72,8 +72,10 @@ class Batch:
         Argmax of ``target`` over its last axis (``loss="log_loss"`` only).
     inputs : dict of str to torch.Tensor
         The model's per-series inputs, sliced to the batch.
-    rows : slice
-        Position of the batch among the ``n_total`` series explained.
+    rows : slice or torch.Tensor
+        Positions of the batch's series among the ``n_total`` series
+        explained: a slice, or their indices when the series have unequal
+        lengths (a batch holds series of one length).
     n_total : int
         Number of series of the call.
     generator : torch.Generator
@@ -91,7 +93,7 @@ class Batch:
     target: torch.Tensor
     target_classes: object
     inputs: dict
-    rows: slice
+    rows: object
     n_total: int
     generator: torch.Generator
     training: bool
@@ -385,21 +387,24 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
         data_device = series.device if isinstance(series, torch.Tensor) else None
         device = resolve_device(self.device, data_device)
         frozen = wrap_model(model, layout=self.model_layout, device=device, random_state=self.random_state)
-        x, fmt = to_tensor(series, dtype=frozen.dtype, device=device)
-        kwargs = check_model_inputs(inputs, x.shape[0], device)
-        probe = {k: v[:_PROBE_SIZE] for k, v in kwargs.items()}
-        output_shape = check_model_output(frozen, x[:_PROBE_SIZE], probe, needs_classes=self.loss == "log_loss")
+        x, fmt = to_panel(series, dtype=frozen.dtype, device=device)
+        self._check_lengths(x, "fit")
+        kwargs = check_model_inputs(inputs, len(x), device)
+        rows, first = _length_groups(x)[0]  # the series of the first length
+        probe_rows = slice(0, _PROBE_SIZE) if rows is None else rows[:_PROBE_SIZE].to(device)
+        probe = {k: v[probe_rows] for k, v in kwargs.items()}
+        output_shape = check_model_output(frozen, first[:_PROBE_SIZE], probe, needs_classes=self.loss == "log_loss")
         fitted = {
             "model_": frozen,
             "device_": device,
-            "n_features_in_": int(x.shape[1]),
-            "n_timepoints_": int(x.shape[2]),
+            "n_features_in_": int(first.shape[1]),
+            "n_timepoints_": int(first.shape[2]) if isinstance(x, torch.Tensor) else None,
             "output_shape_": output_shape,
             "model_inputs_": tuple(sorted(kwargs)),
         }
         result = None
-        generator = make_generator(self.random_state, x.device)
-        networks = self._build_networks(x)
+        generator = make_generator(self.random_state, device)
+        networks = self._build_networks(first)
         trains = any(net is not None for net in networks.values())
         # what transform reuses is learned with the masks of X (one optimisation trains both); with nothing
         # to learn, the masks of X are optimised only when asked for
@@ -428,7 +433,7 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
         if self.loss == "log_loss":  # set_params may have changed it since fit
             check_class_scores(self.output_shape_)
         series, inputs = split_inputs(X)
-        x, fmt = to_tensor(series, dtype=self.model_.dtype, device=self.device_)
+        x, fmt = to_panel(series, dtype=self.model_.dtype, device=self.device_)
         self._check_transform_shape(x)
         if tuple(sorted(inputs)) != self.model_inputs_:
             raise ValueError(
@@ -436,9 +441,9 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
                 f"series, got {sorted(inputs)}: pass the series as WithInputs(X, name=values, ...) with the "
                 "same inputs for the series to explain."
             )
-        kwargs = check_model_inputs(inputs, x.shape[0], self.device_)
+        kwargs = check_model_inputs(inputs, len(x), self.device_)
         networks = {name: getattr(self, name) for name in self._fitted_networks}
-        generator = make_generator(self.random_state, x.device)
+        generator = make_generator(self.random_state, self.device_)
         return self._optimise(x, kwargs, self.model_, networks, generator=generator, training=False), fmt
 
     def _explanation(self, result, fmt):
@@ -450,10 +455,24 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
         out.loss_curve = result.loss_curve.cpu().numpy()
         return out
 
-    def _check_transform_shape(self, x):
-        if x.shape[1] != self.n_features_in_:
+    def _check_lengths(self, x, method):
+        """Refuse series of unequal lengths for a method tied to one length."""
+        if self._requires_fixed_length and not isinstance(x, torch.Tensor):
+            lengths = sorted({t.shape[-1] for t in x})
             raise ValueError(
-                f"X has {x.shape[1]} channels, but {type(self).__name__} was fitted with "
+                f"X holds series of unequal lengths ({len(lengths)} lengths, from {lengths[0]} to {lengths[-1]} "
+                f"time points), but {type(self).__name__} learns networks over a fixed number of time points and "
+                f"cannot {method} them: pad or resample the series to one length first (e.g. sktime's "
+                "PaddingTransformer or aeon's Padder), or use an explainer that takes any length "
+                "(DynaMask, ExtremalMask)."
+            )
+
+    def _check_transform_shape(self, x):
+        self._check_lengths(x, "explain")
+        n_channels = x.shape[1] if isinstance(x, torch.Tensor) else x[0].shape[0]
+        if n_channels != self.n_features_in_:
+            raise ValueError(
+                f"X has {n_channels} channels, but {type(self).__name__} was fitted with "
                 f"{self.n_features_in_} channels."
             )
         if self._requires_fixed_length and x.shape[2] != self.n_timepoints_:
@@ -490,28 +509,37 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
         return callbacks + list(self.callbacks or [])
 
     def _optimise(self, x, kwargs, model, networks, *, generator, training):
-        """Optimise masks for every series of ``x``, batch after batch: the loop."""
-        n = x.shape[0]
-        step = self._batch_rows(x)
-        target = self._predict(model, x, kwargs, step * self._masks_per_series())
-        starts = range(0, n, step)
+        """Optimise masks for every series of ``x``, batch after batch: the loop.
+
+        ``x`` is a tensor ``(N, C, T)`` or, for series of unequal lengths, a list of ``(C, T_i)``
+        tensors; then each batch holds series of one length and the masks come back as a list.
+        """
+        n = len(x)
+        groups = _length_groups(x)
+        plan, targets, group_inputs = [], [], []
+        for g, (index, gx) in enumerate(groups):
+            inputs = kwargs if index is None else {k: v[index.to(v.device)] for k, v in kwargs.items()}
+            step = self._batch_rows(gx)
+            targets.append(self._predict(model, gx, inputs, step * self._masks_per_series()))
+            group_inputs.append(inputs)
+            plan += [(g, slice(start, start + step)) for start in range(0, gx.shape[0], step)]
         callbacks = self._loop_callbacks()
-        history = torch.zeros(self.max_iter, device=x.device, dtype=torch.float64)
+        history = torch.zeros(self.max_iter, device=groups[0][1].device, dtype=torch.float64)
         n_iter = 0
         results = []
         for cb in callbacks:
-            cb.on_explain_begin(self, n_batches=len(starts), max_iter=self.max_iter, training=training)
+            cb.on_explain_begin(self, n_batches=len(plan), max_iter=self.max_iter, training=training)
         try:
             with model.context(), torch.enable_grad():
-                for index, start in enumerate(starts):
-                    rows = slice(start, start + step)
-                    tb = target[rows]
+                for index, (g, local) in enumerate(plan):
+                    rows, gx = groups[g]
+                    tb = targets[g][local]
                     batch = Batch(
-                        x=x[rows],
+                        x=gx[local],
                         target=tb,
                         target_classes=tb.argmax(-1) if self.loss == "log_loss" else None,
-                        inputs={k: v[rows] for k, v in kwargs.items()},
-                        rows=rows,
+                        inputs={k: v[local] for k, v in group_inputs[g].items()},
+                        rows=local if rows is None else rows[local],
                         n_total=n,
                         generator=generator,
                         training=training,
@@ -520,7 +548,7 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
                     )
                     objective = self._make_objective(batch, networks)
                     optimizer = self._make_optimizer(objective.parameters())
-                    batch_history = torch.zeros(self.max_iter, device=x.device, dtype=torch.float64)
+                    batch_history = torch.zeros(self.max_iter, device=history.device, dtype=torch.float64)
                     for cb in callbacks:
                         cb.on_batch_begin(index, batch.size)
                     for epoch in range(self.max_iter):
@@ -545,14 +573,49 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
                     _check_finite(batch_history[:n_run], result.masks, index, type(self).__name__)
                     history += batch_history
                     n_iter = max(n_iter, n_run)
-                    results.append(result)
+                    results.append((batch.rows, result))
         finally:
             for cb in callbacks:
                 cb.on_explain_end()
-        cls = type(results[0])
-        merged = cls(**{f.name: torch.cat([getattr(r, f.name) for r in results]) for f in dataclasses.fields(cls)})
+        return _Run(_merge_results(results, n, ragged=len(groups) > 1 or groups[0][0] is not None),
+                    history[:n_iter] / n, n_iter)
+
+
+def _length_groups(x):
+    """The series of ``x`` by length: ``[(None, x)]`` for a tensor, else ``[(indices, (n_g, C, T_g)), ...]``."""
+    if isinstance(x, torch.Tensor):
+        return [(None, x)]
+    lengths = torch.tensor([t.shape[-1] for t in x])
+    groups = []
+    for length in torch.unique(lengths).tolist():  # shortest first
+        index = (lengths == length).nonzero().flatten()
+        groups.append((index, torch.stack([x[i] for i in index.tolist()])))
+    return groups
+
+
+def _merge_results(results, n, *, ragged):
+    """Per-series results of the batches, in the order of the series (masks clamped to [0, 1])."""
+    cls = type(results[0][1])
+    fields = [f.name for f in dataclasses.fields(cls)]
+    if not ragged:
+        merged = cls(**{name: torch.cat([getattr(r, name) for _, r in results]) for name in fields})
         merged.masks = merged.masks.clamp(0.0, 1.0)
-        return _Run(merged, history[:n_iter] / n, n_iter)
+        return merged
+    order = torch.cat([rows for rows, _ in results])
+    values = {}
+    for name in fields:
+        if name == "masks":
+            masks = [None] * n
+            for rows, r in results:
+                for j, row in enumerate(rows.tolist()):
+                    masks[row] = r.masks[j].clamp(0.0, 1.0)
+            values[name] = masks
+        else:
+            stacked = torch.cat([getattr(r, name) for _, r in results])
+            out = torch.empty_like(stacked)
+            out[order.to(stacked.device)] = stacked
+            values[name] = out
+    return cls(**values)
 
 
 @dataclass

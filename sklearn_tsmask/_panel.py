@@ -25,14 +25,17 @@ Accepted containers
   instance, each of shape ``(T, C)`` (rows = time points, columns =
   channels). Results are lists of DataFrames with the same indices and
   columns.
+* aeon's list of 2D arrays ``(C, T_i)`` (``np-list``): read by
+  :func:`to_panel` only; results are lists of arrays.
 
 The pandas containers are recognised with pandas alone (sktime is not needed).
-Their series must be complete (no missing values), numeric, of equal length
-and observed at the same time points (equal time index values for every
-instance and channel). In a ``pd-multiindex`` panel the time axis of the
-tensor is those time points in increasing order, whatever the order of the
-rows. Unequal-length panels can be made equal with sktime's
-``PaddingTransformer`` or ``TSInterpolator``.
+Their series must be complete (no missing values) and numeric. :func:`to_tensor`
+needs series of equal length observed at the same time points (equal time
+index values for every instance and channel); :func:`to_panel`, used by the
+explainers, also reads ``df-list``, ``nested_univ`` and aeon's lists of series
+of unequal lengths, as one tensor per series. In a ``pd-multiindex`` panel the
+time axis of the tensor is those time points in increasing order, whatever the
+order of the rows.
 """
 
 from dataclasses import dataclass, field
@@ -43,7 +46,7 @@ from scipy import sparse
 import torch
 from sklearn.utils.validation import check_array
 
-__all__ = ["PanelFormat", "to_tensor", "from_tensor", "to_numpy3d"]
+__all__ = ["PanelFormat", "to_tensor", "to_panel", "from_tensor", "to_numpy3d"]
 
 _LAYOUT_HELP = (
     "expected a panel of shape (n_instances, n_channels, n_timepoints) "
@@ -52,9 +55,10 @@ _LAYOUT_HELP = (
 )
 
 _EQUAL_LENGTH_HELP = (
-    "the explainers need equal-length series; make them equal first, e.g. with "
-    "sktime's PaddingTransformer (sktime.transformations.panel.padder) or "
-    "TSInterpolator (sktime.transformations.panel.interpolate)"
+    "this needs equal-length series (DynaMask and ExtremalMask explain series of unequal lengths given as "
+    "a df-list, a nested_univ panel or a list of 2D arrays; the metrics and pd-multiindex panels need one "
+    "length); make them equal first, e.g. with sktime's PaddingTransformer "
+    "(sktime.transformations.panel.padder) or TSInterpolator (sktime.transformations.panel.interpolate)"
 )
 
 _EQUAL_INDEX_HELP = (
@@ -63,7 +67,7 @@ _EQUAL_INDEX_HELP = (
 )
 
 #: Containers described by a PanelFormat.
-_CONTAINERS = ("numpy", "torch", "pd-multiindex", "nested_univ", "df-list")
+_CONTAINERS = ("numpy", "torch", "pd-multiindex", "nested_univ", "df-list", "np-list")
 
 
 @dataclass(frozen=True)
@@ -96,7 +100,11 @@ class PanelFormat:
         ``pd-multiindex``: for each row of the input, its flat position
         ``instance * T + time`` in the ``(N, T)`` grid.
     shape : tuple of int or None
-        ``(N, C, T)`` of the input, for the pandas containers.
+        ``(N, C, T)`` of the input, for the pandas containers of equal-length
+        series.
+    lengths : tuple of int or None
+        Each series' number of time points, for panels of unequal lengths
+        (read by :func:`to_panel`) and aeon's lists of arrays.
     """
 
     container: str
@@ -108,6 +116,7 @@ class PanelFormat:
     time_index: object = field(default=None, repr=False, compare=False)
     positions: object = field(default=None, repr=False, compare=False)
     shape: object = None
+    lengths: object = field(default=None, compare=False)
 
 
 # ------------------------------------------------------------ numpy / torch
@@ -328,7 +337,7 @@ def _from_multiindex(X, name):
     )
 
 
-def _from_nested(X, name):
+def _from_nested(X, name, allow_ragged=False):
     fmt = "nested_univ"
     n, C = X.shape
     _check_not_empty(n, C, 1, name, fmt)
@@ -353,7 +362,9 @@ def _from_nested(X, name):
                 f"{X.columns[0]!r} has {lengths[i, 0]} time points but column {X.columns[j]!r} has "
                 f"{lengths[i, j]}: {_EQUAL_LENGTH_HELP}."
             )
-        _unequal_lengths(lengths[:, 0], X.index, name, fmt)
+        if not allow_ragged:
+            _unequal_lengths(lengths[:, 0], X.index, name, fmt)
+        return _from_nested_ragged(X, cells, lengths[:, 0], name)
     T = int(lengths[0, 0])
     _check_not_empty(n, C, T, name, fmt)
     reference = cells[0, 0].index
@@ -391,7 +402,7 @@ def _from_nested(X, name):
     )
 
 
-def _from_df_list(X, name):
+def _from_df_list(X, name, allow_ragged=False):
     fmt = "df-list"
     for i, df in enumerate(X):
         if not isinstance(df, pd.DataFrame):
@@ -416,7 +427,9 @@ def _from_df_list(X, name):
         raise ValueError(f"{name} ({fmt}) has duplicate column names; channels must be named uniquely.")
     lengths = [len(df) for df in X]
     if any(length != lengths[0] for length in lengths):
-        _unequal_lengths(lengths, range(n), name, fmt)
+        if not allow_ragged:
+            _unequal_lengths(lengths, range(n), name, fmt)
+        return _from_df_list_ragged(X, lengths, name)
     T = lengths[0]
     _check_time_index(first.index, "DataFrame 0", name, fmt)
     out = np.empty((n, C, T), dtype=np.float64)
@@ -437,16 +450,94 @@ def _from_df_list(X, name):
     )
 
 
-def _read_pandas(X, name):
-    """``(array (N, C, T) float64, PanelFormat)`` for sktime's pandas panels, or None for other inputs."""
+def _from_nested_ragged(X, cells, lengths, name):
+    """A nested_univ panel of unequal lengths: a list of (C, T_i) float64 arrays and its PanelFormat."""
+    fmt = "nested_univ"
+    n, C = cells.shape
+    arrays, dtypes = [], []
+    for i in range(n):
+        reference = cells[i, 0].index
+        _check_time_index(reference, f"row {_label(X.index[i])}", name, fmt)
+        out = np.empty((C, int(lengths[i])), dtype=np.float64)
+        for j in range(C):
+            s = cells[i, j]
+            where = f"row {_label(X.index[i])}, column {X.columns[j]!r}"
+            if s.index is not reference and not s.index.equals(reference):
+                _unequal_index(f"the Series in {where}", f"the Series in column {X.columns[0]!r} of that row", name,
+                               fmt)
+            if not _is_numeric(s):
+                raise ValueError(
+                    f"{name} ({fmt}) has a non-numeric Series in {where} (dtype {s.dtype}); the explainers need "
+                    "real-valued series."
+                )
+            out[j] = s.to_numpy(dtype=np.float64, na_value=np.nan)
+            dtypes.append(s.dtype)
+        _check_not_empty(n, C, out.shape[1], name, fmt)
+        _check_finite(out, name, fmt)
+        arrays.append(out)
+    return arrays, PanelFormat(
+        fmt, 3, _result_dtype(dtypes), index=X.index.copy(deep=True), columns=X.columns.copy(deep=True),
+        time_index=tuple(cells[i, 0].index.copy(deep=True) for i in range(n)),
+        lengths=tuple(int(t) for t in lengths),
+    )
+
+
+def _from_df_list_ragged(X, lengths, name):
+    """A df-list panel of unequal lengths: a list of (C, T_i) float64 arrays and its PanelFormat."""
+    fmt = "df-list"
+    arrays, dtypes = [], []
+    for i, df in enumerate(X):
+        _check_not_empty(len(X), df.shape[1], len(df), name, fmt)
+        _check_time_index(df.index, f"DataFrame {i}", name, fmt)
+        out = _frame_values(df, name, fmt, where=f" in DataFrame {i}").T
+        _check_finite(out, name, fmt)
+        arrays.append(np.ascontiguousarray(out))
+        dtypes.extend(df.dtypes)
+    return arrays, PanelFormat(
+        fmt, 3, _result_dtype(dtypes), columns=X[0].columns.copy(deep=True),
+        time_index=tuple(df.index.copy(deep=True) for df in X), lengths=tuple(lengths),
+    )
+
+
+def _is_array_list(X):
+    """aeon's panel of (possibly unequal-length) series: a list of 2D arrays (n_channels, n_timepoints_i)."""
+    return (
+        isinstance(X, (list, tuple)) and len(X) > 0 and all(isinstance(a, np.ndarray) for a in X)
+        and all(a.ndim == 2 for a in X)
+    )
+
+
+def _from_array_list(X, name):
+    """aeon's list of 2D arrays: a list of (C, T_i) float arrays and its PanelFormat."""
+    fmt = "np-list"
+    n_channels = X[0].shape[0]
+    arrays = []
+    for i, a in enumerate(X):
+        if a.shape[0] != n_channels:
+            raise ValueError(
+                f"{name} (a list of arrays, aeon's unequal-length panel) has series with different numbers of "
+                f"channels: array 0 has {n_channels} (its first axis) and array {i} has {a.shape[0]}; each array "
+                "is one series of shape (n_channels, n_timepoints)."
+            )
+        arr, _ = _validate_numpy(a, f"{name}[{i}]")
+        arrays.append(arr)
+    dtype = np.dtype(np.float32) if all(a.dtype == np.float32 for a in X) else np.dtype(np.float64)
+    return arrays, PanelFormat(fmt, 3, dtype, lengths=tuple(a.shape[1] for a in arrays))
+
+
+def _read_pandas(X, name, allow_ragged=False):
+    """``(array (N, C, T) float64, PanelFormat)`` for sktime's pandas panels, or None for other inputs.
+
+    With ``allow_ragged``, a panel of unequal lengths is returned as a list of (C, T_i) arrays.
+    """
     if isinstance(X, pd.DataFrame):
         if _nested_cell(X) is not None and not isinstance(X.index, pd.MultiIndex):
-            return _from_nested(X, name)
+            return _from_nested(X, name, allow_ragged)
         if isinstance(X.index, pd.MultiIndex):
             return _from_multiindex(X, name)
         return None  # a plain 2D DataFrame: a univariate panel (N, T), read by numpy
     if isinstance(X, list) and X and any(isinstance(df, pd.DataFrame) for df in X):
-        return _from_df_list(X, name)
+        return _from_df_list(X, name, allow_ragged)
     return None
 
 
@@ -521,6 +612,41 @@ def to_tensor(X, *, dtype=torch.float32, device=None, name="X"):
     return t, fmt
 
 
+def to_panel(X, *, dtype=torch.float32, device=None, name="X"):
+    """Validate a panel that may hold series of unequal lengths.
+
+    Like :func:`to_tensor`, and also accepts aeon's list of 2D arrays
+    ``(n_channels, n_timepoints_i)`` and sktime's ``df-list`` and
+    ``nested_univ`` panels of unequal lengths.
+
+    Returns
+    -------
+    series : torch.Tensor of shape (N, C, T), or list of N tensors of shape (C, T_i)
+        One tensor when every series has the same length, else one tensor
+        per series (new tensors, never sharing memory with ``X``).
+    fmt : PanelFormat
+        Description of the input's container, for :func:`from_tensor`.
+    """
+    if _is_array_list(X):
+        arrays, fmt = _from_array_list(X, name)
+    else:
+        read = _read_pandas(X, name, allow_ragged=True) if isinstance(X, (pd.DataFrame, list)) else None
+        if read is None or not isinstance(read[0], list):
+            return to_tensor(X, dtype=dtype, device=device, name=name)
+        arrays, fmt = read
+    tensors = [torch.tensor(np.ascontiguousarray(a), dtype=dtype, device=device) for a in arrays]
+    for a, t in zip(arrays, tensors):
+        if not bool(torch.isfinite(t).all()):
+            raise ValueError(
+                f"Input {name} has values too large for {dtype} (the model's precision): largest magnitude "
+                f"{float(np.abs(a).max()):.3g}, while {dtype} holds up to {torch.finfo(dtype).max:.3g}. "
+                "Rescale the data (and the model with it), or use a model in a wider precision."
+            )
+    if len({t.shape[1] for t in tensors}) == 1:
+        return torch.stack(tensors), fmt
+    return tensors, fmt
+
+
 def _largest_magnitude(X):
     """Largest finite magnitude of a panel in any container (for messages)."""
     if isinstance(X, torch.Tensor):
@@ -558,6 +684,8 @@ def from_tensor(values, fmt):
         column names and float values. Never sharing memory with ``values``
         or with the input.
     """
+    if fmt.lengths is not None:
+        return _from_ragged(values, fmt)
     values = values.detach()
     if fmt.ndim == 2:
         values = values[:, 0, :]
@@ -586,6 +714,29 @@ def from_tensor(values, fmt):
             for i in range(n)
         ]
     raise ValueError(f"Unknown panel container {fmt.container!r}; expected one of {_CONTAINERS}.")
+
+
+def _from_ragged(values, fmt):
+    """Per-series values (a (N, C, T) tensor or a list of (C, T_i) tensors) in a list-like container."""
+    arrays = [np.array(v.detach().cpu().numpy(), dtype=fmt.dtype, copy=True) for v in values]
+    lengths = tuple(a.shape[1] for a in arrays)
+    if lengths != tuple(fmt.lengths):
+        raise ValueError(f"Cannot return series of lengths {lengths} as a panel of series of lengths {fmt.lengths}.")
+    if fmt.container == "np-list":
+        return arrays
+    if fmt.container == "df-list":
+        return [
+            pd.DataFrame(a.T, index=fmt.time_index[i].copy(deep=True), columns=fmt.columns.copy(deep=True))
+            for i, a in enumerate(arrays)
+        ]
+    if fmt.container == "nested_univ":
+        cells = np.empty((len(arrays), arrays[0].shape[0]), dtype=object)
+        for i, a in enumerate(arrays):
+            time_index = fmt.time_index[i].copy(deep=True)
+            for j in range(a.shape[0]):
+                cells[i, j] = pd.Series(a[j].copy(), index=time_index)
+        return pd.DataFrame(cells, index=fmt.index.copy(deep=True), columns=fmt.columns.copy(deep=True))
+    raise ValueError(f"Unknown panel container {fmt.container!r} for series of unequal lengths.")
 
 
 def to_numpy3d(A, *, name="array"):

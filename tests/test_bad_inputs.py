@@ -130,7 +130,7 @@ EXPLAINER_ROWS = {
     "empty": (fit(X[:0]), ValueError, "X is empty"),
     "4d": (fit(X[None]), ValueError, "dimension"),
     "sparse": (fit(sp.csr_matrix(X[:, 0])), TypeError, "sparse input is not supported"),
-    "ragged": (fit([X[0], X[1][:, :5]]), ValueError, "could not be read as an array"),
+    "mixed-dimensions": (fit([X[0], X[1][0]]), ValueError, "could not be read as an array"),
     "strings": (fit(np.full((2, 2, 3), "a")), ValueError, "non-numeric values (dtype <U1)"),
     "complex": (fit(torch.zeros(2, 2, 3, dtype=torch.complex64)), ValueError, "must hold real numbers"),
     "complex-array": (fit(X.astype(complex)), ValueError, "must hold real numbers, got an array of dtype complex128"),
