@@ -1,7 +1,7 @@
 """Faithfulness of masks for classifiers without gradients on BasicMotions.
 
     python benchmarks/zeroth_order_basicmotions.py [--classifier logistic] [--n-directions 16]
-        [--max-iter 200] [--n-explain 40]
+        [--max-iter 200] [--n-explain 40] [--segments S]
 
 Black boxes (``--classifier``), trained on the 40 BasicMotions training series:
 
@@ -97,6 +97,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--classifier", choices=sorted(CLASSIFIERS), default="logistic")
     parser.add_argument("--n-directions", type=int, default=16)
+    parser.add_argument("--segments", type=int, default=None,
+                        help="equal time segments per channel (one mask value each); default: one per entry")
     parser.add_argument("--max-iter", "--n-epochs", dest="max_iter", type=int, default=200,
                         help="optimisation steps (--n-epochs: the old spelling)")
     parser.add_argument("--n-explain", type=int, default=40)
@@ -117,7 +119,7 @@ def main(argv=None):
     clf.predict(X)
     seconds_per_call = (time.perf_counter() - start) / len(X)
     explainer = ExtremalMask(perturbation="zeros", loss="log_loss", lambda_1=0.1, max_iter=args.max_iter,
-                             learning_rate=0.05, random_state=0)
+                             learning_rate=0.05, segments=args.segments, random_state=0)
     black_box = ZerothOrderModel(clf, n_directions=args.n_directions, random_state=0)
     start = time.perf_counter()
     masks = explainer.fit_transform(X, model=black_box)
@@ -141,7 +143,8 @@ def main(argv=None):
     flipped_top = float(np.mean(s_top_all.argmax(1) != target))
     flipped_random = float(np.mean([d.argmax(1) != target for d in random_draws]))
     line = (
-        f"| {args.classifier} | {black_box.response_method_} | {accuracy:.2f} | {len(X)} | {args.n_directions} | "
+        f"| {args.classifier} | {black_box.response_method_} | {accuracy:.2f} | {len(X)} | "
+        f"{'entries' if args.segments is None else f'{args.segments} per channel'} | {args.n_directions} | "
         f"{args.max_iter} | {s0[rows, target].mean():.3f} | {s_top.mean():.3f} | {s_random.mean():.3f} | "
         f"{flipped_top:.2f} / {flipped_random:.2f} | {seconds:.1f} ({seconds / len(X):.2f} per series) |"
     )
@@ -158,9 +161,9 @@ def main(argv=None):
         f"ZerothOrderModel; removal = top {args.fraction:.0%} entries replaced by the series' channel means; "
         "score = the explained output of the predicted class (log-probability or decision score)",
         "",
-        "| classifier | explained | test accuracy | series | directions q | steps | score | top removed | "
-        "random removed (5 draws) | class flips top / random | seconds |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| classifier | explained | test accuracy | series | mask values (segments) | directions q | steps | score | "
+        "top removed | random removed (5 draws) | class flips top / random | seconds |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
         line,
         "",
     ])

@@ -34,6 +34,8 @@ from sklearn.utils.validation import check_is_fitted
 from ._inputs import split_inputs
 from ._models import check_class_scores, check_model_inputs, check_model_output, looks_like_model, refuse_inference_mode, wrap_model
 from ._panel import from_tensor, to_panel
+from ._segments import Segments, check_segments
+from ._target import resolve_target, select
 from ._utils import make_generator, resolve_device
 from .callbacks import Callback, EarlyStopping, ProgressBar
 
@@ -87,6 +89,14 @@ class Batch:
         The frozen black box.
     loss : {"squared_error", "log_loss"}
         The error between the model's outputs and the target.
+    selection : tuple or None
+        The explained output (the ``target`` parameter): per-series class
+        indices (B,) and time-step indices (B,) or None; None for the whole
+        output.
+    segments : Segments or None
+        The groups of entries sharing one mask value (the ``segments``
+        parameter) for series of the batch's shape; None for one value per
+        entry.
     """
 
     x: torch.Tensor
@@ -99,23 +109,41 @@ class Batch:
     training: bool
     model: object
     loss: str
+    selection: object = None
+    segments: object = None
 
     @property
     def size(self):
         return self.x.shape[0]
 
-    def error(self, x_tilde, *, target=None, target_classes=None, inputs=None):
+    def mask_parameter(self, *leading):
+        """A trainable mask (or gate) parameter at 0.5: ``(B, *leading, S)`` per segment, else ``(B, *leading, C, T)``.
+
+        :meth:`expand` turns it into values per entry.
+        """
+        B, C, T = self.x.shape
+        shape = (B, *leading, self.segments.n_groups) if self.segments is not None else (B, *leading, C, T)
+        return torch.full(shape, 0.5, dtype=self.x.dtype, device=self.x.device, requires_grad=True)
+
+    def expand(self, values):
+        """Values of :meth:`mask_parameter`'s shape as values per entry ``(..., C, T)``."""
+        return values if self.segments is None else self.segments.expand(values)
+
+    def error(self, x_tilde, *, target=None, target_classes=None, inputs=None, selection=None):
         """Error of the model's output on perturbed series against a target, per series.
 
         Parameters
         ----------
         x_tilde : torch.Tensor of shape (M, C, T)
             Perturbed series (``M = B`` by default; a method with several
-            masks per series passes its own target and inputs, repeated).
+            masks per series passes its own target, inputs and selection,
+            repeated).
         target, target_classes : torch.Tensor, optional
             Another target than ``f(x)`` and its classes (``log_loss``).
         inputs : dict of str to torch.Tensor, optional
             The model inputs of the ``M`` rows (default: the batch's).
+        selection : tuple, optional
+            The explained output of the ``M`` rows (default: the batch's).
 
         Returns
         -------
@@ -123,14 +151,35 @@ class Batch:
         """
         if target is None:
             target, target_classes = self.target, self.target_classes
+        if selection is None:
+            selection = self.selection
         out = self.model(x_tilde, **(self.inputs if inputs is None else inputs))
         M = out.shape[0]
+        if selection is not None:
+            classes, steps = selection
+            if steps is not None:  # one time step of a per-step output
+                rows = torch.arange(M, device=out.device)
+                out, target = out[rows, steps], target[rows, steps]
+                if target_classes is not None and target_classes.ndim == 2:
+                    target_classes = target_classes[rows, steps]
+            if self.loss == "squared_error":  # the selected class's score only
+                out, target = select(out, classes, None), select(target, classes, None)
         if self.loss == "squared_error":
             # reshape, not flatten(1): regression outputs (N,) have no second axis
             return (out - target).pow(2).reshape(M, -1).mean(-1)
         K = out.shape[-1]
         ce = F.cross_entropy(out.reshape(-1, K), target_classes.reshape(-1), reduction="none")
         return ce.view(M, -1).mean(-1)
+
+
+def _target_classes(target, selection):
+    """The classes a cross-entropy compares with: the chosen ones, else the argmax of the model's output."""
+    if selection is None:
+        return target.argmax(-1)
+    classes, steps = selection
+    if steps is None and target.ndim == 3:  # a class at every step
+        return classes[:, None].expand(target.shape[0], target.shape[1])
+    return classes
 
 
 class Objective:
@@ -188,6 +237,8 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
         "loss": [StrOptions({"squared_error", "log_loss"})],
         "callbacks": [list, None],
         "model": "no_validation",
+        "target": "no_validation",  # checked against the model's output when it is known (_target.py)
+        "segments": "no_validation",  # checked by check_segments, and against the series' shape (_segments.py)
         "model_layout": [StrOptions({"NCT", "NTC"})],
         "device": [str, torch.device],
         "random_state": ["random_state"],
@@ -212,6 +263,7 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
         Subclasses extend it and call ``super()._check_params()``.
         """
         check_callbacks(self.callbacks)
+        check_segments(self.segments)
 
     def _masks_per_series(self):
         """Masks optimised per series (hyper-parameter variants), for memory-bounded batches."""
@@ -402,14 +454,17 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
             "output_shape_": output_shape,
             "model_inputs_": tuple(sorted(kwargs)),
         }
+        selection = resolve_target(self.target, len(x), output_shape, frozen.classes, device)
         result = None
         generator = make_generator(self.random_state, device)
+        self._segmentation(first)  # segments that do not fit the series are refused now
         networks = self._build_networks(first)
         trains = any(net is not None for net in networks.values())
         # what transform reuses is learned with the masks of X (one optimisation trains both); with nothing
         # to learn, the masks of X are optimised only when asked for
         if trains or produce_masks:
-            result = self._optimise(x, kwargs, frozen, networks, generator=generator, training=trains)
+            result = self._optimise(x, kwargs, frozen, networks, generator=generator, training=trains,
+                                    selection=selection)
             fitted["n_iter_"] = result.n_iter
             fitted["loss_curve_"] = result.loss_curve.cpu().numpy()
         for net in networks.values():
@@ -442,9 +497,11 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
                 "same inputs for the series to explain."
             )
         kwargs = check_model_inputs(inputs, len(x), self.device_)
+        selection = resolve_target(self.target, len(x), self.output_shape_, self.model_.classes, self.device_)
         networks = {name: getattr(self, name) for name in self._fitted_networks}
         generator = make_generator(self.random_state, self.device_)
-        return self._optimise(x, kwargs, self.model_, networks, generator=generator, training=False), fmt
+        return self._optimise(x, kwargs, self.model_, networks, generator=generator, training=False,
+                              selection=selection), fmt
 
     def _explanation(self, result, fmt):
         fields = {f.name: getattr(result.per_series, f.name) for f in dataclasses.fields(result.per_series)}
@@ -454,6 +511,12 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
         out.n_iter = result.n_iter
         out.loss_curve = result.loss_curve.cpu().numpy()
         return out
+
+    def _segmentation(self, x):
+        """The :class:`Segments` of series shaped like ``x`` (B, C, T), or None for masks per entry."""
+        if self.segments is None:
+            return None
+        return Segments(self.segments, x.shape[1], x.shape[2], x.device)
 
     def _check_lengths(self, x, method):
         """Refuse series of unequal lengths for a method tied to one length."""
@@ -508,11 +571,12 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
             callbacks.append(ProgressBar())
         return callbacks + list(self.callbacks or [])
 
-    def _optimise(self, x, kwargs, model, networks, *, generator, training):
+    def _optimise(self, x, kwargs, model, networks, *, generator, training, selection=None):
         """Optimise masks for every series of ``x``, batch after batch: the loop.
 
         ``x`` is a tensor ``(N, C, T)`` or, for series of unequal lengths, a list of ``(C, T_i)``
         tensors; then each batch holds series of one length and the masks come back as a list.
+        ``selection`` is the resolved ``target`` of the ``N`` series (see :class:`Batch`).
         """
         n = len(x)
         groups = _length_groups(x)
@@ -523,6 +587,7 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
             targets.append(self._predict(model, gx, inputs, step * self._masks_per_series()))
             group_inputs.append(inputs)
             plan += [(g, slice(start, start + step)) for start in range(0, gx.shape[0], step)]
+        segmentation = [self._segmentation(gx) for _, gx in groups]
         callbacks = self._loop_callbacks()
         history = torch.zeros(self.max_iter, device=groups[0][1].device, dtype=torch.float64)
         n_iter = 0
@@ -534,17 +599,23 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
                 for index, (g, local) in enumerate(plan):
                     rows, gx = groups[g]
                     tb = targets[g][local]
+                    batch_rows = local if rows is None else rows[local]
+                    sel = None if selection is None else tuple(
+                        None if v is None else v[batch_rows.to(v.device) if rows is not None else batch_rows]
+                        for v in selection)
                     batch = Batch(
                         x=gx[local],
                         target=tb,
-                        target_classes=tb.argmax(-1) if self.loss == "log_loss" else None,
+                        target_classes=_target_classes(tb, sel) if self.loss == "log_loss" else None,
                         inputs={k: v[local] for k, v in group_inputs[g].items()},
-                        rows=local if rows is None else rows[local],
+                        rows=batch_rows,
                         n_total=n,
                         generator=generator,
                         training=training,
                         model=model,
                         loss=self.loss,
+                        selection=sel,
+                        segments=segmentation[g],
                     )
                     objective = self._make_objective(batch, networks)
                     optimizer = self._make_optimizer(objective.parameters())

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from ._adapters import resolve_black_box
+from ._target import model_classes
 
 __all__ = ["FrozenModel", "wrap_model", "looks_like_model", "check_model_inputs"]
 
@@ -49,10 +50,14 @@ class FrozenModel:
     disable_cudnn : bool
         Whether cuDNN must be switched off while differentiating through the
         model (multi-layer recurrent layers with dropout on CUDA).
+    classes : numpy.ndarray or None
+        The black box's class labels (its ``classes_``), to resolve a
+        ``target`` given as a label.
     """
 
-    def __init__(self, function, *, layout, dtype, device, disable_cudnn=False):
+    def __init__(self, function, *, layout, dtype, device, disable_cudnn=False, classes=None):
         self.function = function
+        self.classes = classes
         self.layout = layout
         self.dtype = dtype
         self.device = device
@@ -144,10 +149,12 @@ def wrap_model(model, *, layout="NCT", device, random_state=None):
         raise TypeError(
             f"model is the class {model.__name__}, not a model: pass an instance (a fitted one for an estimator)."
         )
+    classes = model_classes(model)
     model, layout = resolve_black_box(model, layout=layout, random_state=random_state)
     if isinstance(model, torch.nn.Module):
         frozen, disable_cudnn = _freeze_module(model, device)
-        return FrozenModel(frozen, layout=layout, dtype=_module_dtype(frozen), device=device, disable_cudnn=disable_cudnn)
+        return FrozenModel(frozen, layout=layout, dtype=_module_dtype(frozen), device=device,
+                           disable_cudnn=disable_cudnn, classes=classes)
     if hasattr(model, "predict") and not callable(model):
         raise TypeError(
             f"{type(model).__name__} has predict but no predict_proba: a regressor or a classifier without "
@@ -155,7 +162,9 @@ def wrap_model(model, *, layout="NCT", device, random_state=None):
             "torch.nn.Module or a callable on torch tensors."
         )
     if callable(model):
-        return FrozenModel(model, layout=layout, dtype=torch.float32, device=device)
+        if classes is None:
+            classes = getattr(model, "classes_", None)  # a ZerothOrderModel
+        return FrozenModel(model, layout=layout, dtype=torch.float32, device=device, classes=classes)
     raise TypeError(f"model must be a torch.nn.Module or a callable on torch tensors, got {type(model).__name__}.")
 
 

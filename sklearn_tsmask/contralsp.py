@@ -159,6 +159,27 @@ class ContraLSP(BaseMaskExplainer):
     loss : {"squared_error", "log_loss"}, default="squared_error"
         ``L_e``: squared error on the model's raw outputs, or cross-entropy
         against the class the model predicts for ``x`` at each output row.
+    target : int, label, tuple, array-like or None, default=None
+        Which output is explained, as captum's ``target``: ``None`` the
+        whole output; an int, the index on the output's last axis (a class);
+        another value, a class label resolved through the black box's
+        ``classes_`` (integer labels are given by their index); a tuple
+        ``(time step, class)`` for a model with an output per time step; or
+        one of these per series (a list or array of ``n_instances`` entries,
+        or ``(n_instances, 2)`` pairs). The squared error then compares the
+        selected scores only; the cross-entropy takes the chosen class as
+        its label (in ExtremalMask's deletion mode, the class of ``f(0)`` at
+        the chosen step).
+    segments : int, array-like or None, default=None
+        One mask value per group of entries instead of one per entry:
+        ``None`` per entry; an int ``S``, ``S`` equal time segments of every
+        channel (tsCaptum's ``n_segments``); increasing integer time
+        boundaries, the start of every segment but the first; or integer
+        group ids of shape ``(n_channels, n_timepoints)`` (captum's
+        ``feature_mask``; a group may span channels). The masks are returned
+        per entry, constant on each group. Fewer values to learn: smoother
+        masks, and a gradient-free black box's noisy gradient estimate is
+        averaged over each group.
     callbacks : list of Callback or None, default=None
         Extra :mod:`~sklearn_tsmask.callbacks` watching the optimisation
         (the progress bar and the stopping rule are added from ``verbose``
@@ -293,6 +314,8 @@ class ContraLSP(BaseMaskExplainer):
         n_iter_no_change=10,
         batch_size="auto",
         loss="squared_error",
+        target=None,
+        segments=None,
         callbacks=None,
         model=None,
         model_layout="NCT",
@@ -314,6 +337,8 @@ class ContraLSP(BaseMaskExplainer):
         self.n_iter_no_change = n_iter_no_change
         self.batch_size = batch_size
         self.loss = loss
+        self.target = target
+        self.segments = segments
         self.callbacks = callbacks
         self.model = model
         self.model_layout = model_layout
@@ -347,23 +372,29 @@ class _ContraLSPObjective(Objective):
     def __init__(self, est, batch, networks):
         self.est = est
         self.batch = batch
-        self.mu = torch.full_like(batch.x, 0.5).requires_grad_(True)
+        self.param = batch.mask_parameter()  # gate means μ: (B, C, T), or (B, S) per segment
         mode = est.transform_networks
         self.net = BatchNetwork(networks["perturbation_net_"], batch.x, training=batch.training, mode=mode)
         self.trend = BatchNetwork(networks["trend_net_"], batch.x, training=batch.training, mode=mode)
 
     def parameters(self):
-        return [self.mu] + self.net.parameters() + self.trend.parameters()
+        return [self.param] + self.net.parameters() + self.trend.parameters()
+
+    def _segment_mean(self, mask):
+        """With segments, one value per segment: the mean of the gates of its entries."""
+        seg = self.batch.segments
+        return mask if seg is None else seg.expand(seg.mean(mask))
 
     def _error(self, mask, xr):
         return self.batch.error(mask * self.batch.x + (1.0 - mask) * xr)
 
     def loss(self, epoch):
-        est, mu = self.est, self.mu
+        est, param = self.est, self.param
+        mu = self.batch.expand(param)
         trend = self.trend()
         xr = self.net()
-        noise = torch.randn(mu.shape, generator=self.batch.generator, device=mu.device, dtype=mu.dtype)
-        mask = _gate(mu + est.sigma * noise, trend).clamp(0.0, 1.0)
+        noise = torch.randn(param.shape, generator=self.batch.generator, device=param.device, dtype=param.dtype)
+        mask = self._segment_mean(_gate(mu + est.sigma * self.batch.expand(noise), trend).clamp(0.0, 1.0))
         error = self._error(mask, xr)
         # smooth l0: P(gate open) under the noise, Φ_N(g(μ, x) / σ)
         open_prob = 0.5 + 0.5 * torch.erf(_gate(mu, trend) / (est.sigma * math.sqrt(2.0)))
@@ -376,5 +407,5 @@ class _ContraLSPObjective(Objective):
         return loss
 
     def result(self):
-        mask = _gate(self.mu.detach(), self.trend()).clamp(0.0, 1.0)
+        mask = self._segment_mean(_gate(self.batch.expand(self.param.detach()), self.trend()).clamp(0.0, 1.0))
         return ContraLSPResult(masks=mask, error=self._error(mask, self.net()))

@@ -101,6 +101,27 @@ class DynaMask(BaseMaskExplainer):
         The error L_e: squared error on the model's raw outputs, or the
         cross-entropy of the output rows against the unperturbed
         prediction's argmax.
+    target : int, label, tuple, array-like or None, default=None
+        Which output is explained, as captum's ``target``: ``None`` the
+        whole output; an int, the index on the output's last axis (a class);
+        another value, a class label resolved through the black box's
+        ``classes_`` (integer labels are given by their index); a tuple
+        ``(time step, class)`` for a model with an output per time step; or
+        one of these per series (a list or array of ``n_instances`` entries,
+        or ``(n_instances, 2)`` pairs). The squared error then compares the
+        selected scores only; the cross-entropy takes the chosen class as
+        its label (in ExtremalMask's deletion mode, the class of ``f(0)`` at
+        the chosen step).
+    segments : int, array-like or None, default=None
+        One mask value per group of entries instead of one per entry:
+        ``None`` per entry; an int ``S``, ``S`` equal time segments of every
+        channel (tsCaptum's ``n_segments``); increasing integer time
+        boundaries, the start of every segment but the first; or integer
+        group ids of shape ``(n_channels, n_timepoints)`` (captum's
+        ``feature_mask``; a group may span channels). The masks are returned
+        per entry, constant on each group. Fewer values to learn: smoother
+        masks, and a gradient-free black box's noisy gradient estimate is
+        averaged over each group.
     callbacks : list of Callback or None, default=None
         Extra :mod:`~sklearn_tsmask.callbacks` watching the optimisation
         (the progress bar and the stopping rule are added from ``verbose``
@@ -230,6 +251,8 @@ class DynaMask(BaseMaskExplainer):
         n_iter_no_change=10,
         batch_size="auto",
         loss="squared_error",
+        target=None,
+        segments=None,
         callbacks=None,
         model=None,
         model_layout="NCT",
@@ -255,6 +278,8 @@ class DynaMask(BaseMaskExplainer):
         self.n_iter_no_change = n_iter_no_change
         self.batch_size = batch_size
         self.loss = loss
+        self.target = target
+        self.segments = segments
         self.callbacks = callbacks
         self.model = model
         self.model_layout = model_layout
@@ -368,16 +393,23 @@ class _DynaMaskObjective(Objective):
         n_zeros = np.floor(C * T * (1.0 - areas) + 1e-6).astype(int)
         positions = torch.arange(C * T, device=x.device)
         self.area_target = (positions[None, :] >= torch.as_tensor(n_zeros, device=x.device)[:, None]).to(x.dtype)
+        self.n_ones = torch.as_tensor(C * T - n_zeros, device=x.device)  # entries the area keeps, per area
         self.areas = torch.as_tensor(areas, dtype=torch.float64, device=x.device)  # as given, not the model's dtype
-        self.mask = torch.full((B, V, C, T), 0.5, dtype=x.dtype, device=x.device, requires_grad=True)
+        self.param = batch.mask_parameter(V)  # (B, V, C, T), or (B, V, S) per segment
         self.reference = est._reference(batch)
         # the (series, area) rows of one model call: every series' target and inputs repeated per area
         self.target = batch.target.repeat_interleave(V, dim=0)
         self.classes = None if batch.target_classes is None else batch.target_classes.repeat_interleave(V, dim=0)
         self.inputs = {k: v.repeat_interleave(V, dim=0) for k, v in batch.inputs.items()}
+        self.selection = None if batch.selection is None else tuple(
+            None if v is None else v.repeat_interleave(V, dim=0) for v in batch.selection)
 
     def parameters(self):
-        return [self.mask]
+        return [self.param]
+
+    @property
+    def mask(self):
+        return self.batch.expand(self.param)
 
     def _perturb(self, keep):
         """Π(x, keep) for every area: keep (B, V, C, T) -> (B, V, C, T)."""
@@ -391,7 +423,8 @@ class _DynaMaskObjective(Objective):
         keep = mask if self.est.mode == "preservation" else 1.0 - mask
         B, V = mask.shape[:2]
         x_tilde = self._perturb(keep).reshape(B * V, *mask.shape[2:])
-        return self.batch.error(x_tilde, target=self.target, target_classes=self.classes, inputs=self.inputs).view(B, V)
+        return self.batch.error(x_tilde, target=self.target, target_classes=self.classes, inputs=self.inputs,
+                                selection=self.selection).view(B, V)
 
     def loss(self, epoch):
         est, mask = self.est, self.mask
@@ -399,16 +432,31 @@ class _DynaMaskObjective(Objective):
         if est.mode == "deletion":
             error = -error
         lambda_area = est.lambda_area * est.lambda_area_growth ** (epoch / est.max_iter)
-        sorted_mask = mask.flatten(2).sort(dim=-1, stable=True).values
-        loss = error + lambda_area * (sorted_mask - self.area_target).pow(2).mean(-1)
+        loss = error + lambda_area * self._area_penalty(mask)
         if est.lambda_time:
             C, T = mask.shape[-2:]
             loss = loss + est.lambda_time * (mask[..., 1:] - mask[..., :-1]).abs().sum((-2, -1)) / (C * T)
         return loss.sum(1)
 
+    def _area_penalty(self, mask):
+        """Distance of the sorted mask values to the target of each area, shape (B, V)."""
+        segments = self.batch.segments
+        if segments is None:
+            sorted_mask = mask.flatten(2).sort(dim=-1, stable=True).values
+            return (sorted_mask - self.area_target).pow(2).mean(-1)
+        # one value per segment: the top segments hold the area's entries, each weighing its number of entries; a
+        # segment is in the target when the middle of its entries is (areas between segment sizes round to the
+        # nearest; with one entry per segment, this is the target above)
+        n_entries = mask.shape[-2] * mask.shape[-1]
+        values, order = self.param.sort(dim=-1, stable=True)
+        sizes = segments.sizes.to(values.dtype)[order]
+        above = sizes.flip(-1).cumsum(-1).flip(-1)  # entries of this segment and of those ranked above it
+        target = (above - sizes / 2 < self.n_ones.to(values.dtype)[None, :, None]).to(values.dtype)
+        return (sizes * (values - target).pow(2)).sum(-1) / n_entries
+
     def project(self):
         with torch.no_grad():
-            self.mask.clamp_(0.0, 1.0)
+            self.param.clamp_(0.0, 1.0)
 
     def result(self):
         est = self.est

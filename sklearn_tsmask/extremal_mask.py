@@ -74,6 +74,27 @@ class ExtremalMask(BaseMaskExplainer):
         ``L_e``: squared error on the model's raw outputs, or cross-entropy
         against the class the model predicts for ``x`` (``f(0)`` in deletion
         mode) at each output row.
+    target : int, label, tuple, array-like or None, default=None
+        Which output is explained, as captum's ``target``: ``None`` the
+        whole output; an int, the index on the output's last axis (a class);
+        another value, a class label resolved through the black box's
+        ``classes_`` (integer labels are given by their index); a tuple
+        ``(time step, class)`` for a model with an output per time step; or
+        one of these per series (a list or array of ``n_instances`` entries,
+        or ``(n_instances, 2)`` pairs). The squared error then compares the
+        selected scores only; the cross-entropy takes the chosen class as
+        its label (in ExtremalMask's deletion mode, the class of ``f(0)`` at
+        the chosen step).
+    segments : int, array-like or None, default=None
+        One mask value per group of entries instead of one per entry:
+        ``None`` per entry; an int ``S``, ``S`` equal time segments of every
+        channel (tsCaptum's ``n_segments``); increasing integer time
+        boundaries, the start of every segment but the first; or integer
+        group ids of shape ``(n_channels, n_timepoints)`` (captum's
+        ``feature_mask``; a group may span channels). The masks are returned
+        per entry, constant on each group. Fewer values to learn: smoother
+        masks, and a gradient-free black box's noisy gradient estimate is
+        averaged over each group.
     callbacks : list of Callback or None, default=None
         Extra :mod:`~sklearn_tsmask.callbacks` watching the optimisation
         (the progress bar and the stopping rule are added from ``verbose``
@@ -197,6 +218,8 @@ class ExtremalMask(BaseMaskExplainer):
         n_iter_no_change=10,
         batch_size="auto",
         loss="squared_error",
+        target=None,
+        segments=None,
         callbacks=None,
         model=None,
         model_layout="NCT",
@@ -215,6 +238,8 @@ class ExtremalMask(BaseMaskExplainer):
         self.n_iter_no_change = n_iter_no_change
         self.batch_size = batch_size
         self.loss = loss
+        self.target = target
+        self.segments = segments
         self.callbacks = callbacks
         self.model = model
         self.model_layout = model_layout
@@ -243,7 +268,7 @@ class _ExtremalMaskObjective(Objective):
     def __init__(self, est, batch, net):
         self.est = est
         self.batch = batch
-        self.mask = torch.full_like(batch.x, 0.5).requires_grad_(True)
+        self.param = batch.mask_parameter()  # (B, C, T), or (B, S) per segment
         self.net = BatchNetwork(net, batch.x, training=batch.training, mode=est.transform_networks)
         self.reference = self.reference_classes = None
         if est.mode == "deletion":
@@ -252,7 +277,11 @@ class _ExtremalMaskObjective(Objective):
             self.reference_classes = self.reference.argmax(-1) if batch.loss == "log_loss" else None
 
     def parameters(self):
-        return [self.mask] + self.net.parameters()
+        return [self.param] + self.net.parameters()
+
+    @property
+    def mask(self):
+        return self.batch.expand(self.param)
 
     def _error(self, mask, perturbation):
         x = self.batch.x
@@ -269,7 +298,7 @@ class _ExtremalMaskObjective(Objective):
 
     def project(self):
         with torch.no_grad():
-            self.mask.clamp_(0.0, 1.0)
+            self.param.clamp_(0.0, 1.0)
 
     def result(self):
         mask = self.mask.detach()

@@ -178,6 +178,8 @@ EXPLAINER_ROWS = {
     "loss-old-name": (fit(loss="mse"), InvalidParameterError, "'loss' parameter"),
     "device-meta": (fit(device="meta"), InvalidParameterError, "'meta' device holds no values"),
     "callbacks": (fit(callbacks=[object()]), InvalidParameterError, "Callback instances"),
+    "target-out-of-range": (fit(target=7, model=two_classes), ValueError, "class index 7 is out of range"),
+    "target-label-without-classes": (fit(target="up", model=two_classes), ValueError, "has no classes_"),
     "unknown-parameter": (lambda est: est.set_params(foo=1), ValueError, "Invalid parameter 'foo'"),
     # contract
     "unfitted": (lambda est: est.transform(X), NotFittedError, "not fitted"),

@@ -37,6 +37,7 @@ import torch
 from .._inputs import split_inputs
 from .._models import FrozenModel, call_model, check_model_inputs, wrap_model
 from .._panel import to_tensor
+from .._target import resolve_target
 from ..perturbations import moving_average
 from .._utils import check_scalar_in, resolve_device
 
@@ -88,7 +89,14 @@ _PARAMETERS_DOC = """\
     device : {"auto", "cpu", "cuda"}, str or torch.device, default="auto"
         Where a model that is not a ``FrozenModel`` is evaluated (``"auto"``:
         the device of a CUDA tensor ``X``, else CUDA when available, else the
-        CPU)."""
+        CPU).
+    target : int, label, tuple, array-like or None, default=None
+        The class scored, as the explainers' ``target``: ``None`` the class
+        the model predicts on each unperturbed series (``t`` above); an index,
+        a class label (through the model's ``classes_``), a ``(time step,
+        class)`` pair for a per-step output (that step alone is scored), or
+        one of these per series. A fidelity scorer passes the explainer's
+        own ``target``."""
 
 _RETURNS_DOC = """\
     score : float or ndarray of shape (n_instances,)
@@ -190,7 +198,7 @@ def _top_k_selection(masks, k):
 
 
 def _fidelity(metric, model, X, masks, *, top_fraction, baseline, model_layout, output, reduction,
-              batch_size, device):
+              batch_size, device, target=None):
     """Per-series values of ``metric`` (reduced as asked)."""
     top_fraction = _check_options(top_fraction, baseline, output, reduction, batch_size)
     X, inputs = split_inputs(X)
@@ -212,6 +220,7 @@ def _fidelity(metric, model, X, masks, *, top_fraction, baseline, model_layout, 
     keep_top = metric == "sufficiency"
 
     values = []
+    selection = None
     with torch.no_grad(), frozen.context():
         for start in range(0, n, batch_size):
             rows = slice(start, start + batch_size)
@@ -222,22 +231,35 @@ def _fidelity(metric, model, X, masks, *, top_fraction, baseline, model_layout, 
             base = moving_average(xb) if baseline == "average" else torch.zeros_like(xb)  # the channel means
             # torch.where builds new tensors: the input is never written to
             perturbed = torch.where(selected, xb, base) if keep_top else torch.where(selected, base, xb)
-            p0, logp0 = _probabilities(call_model(frozen, xb, kw), b, output)
+            out0 = call_model(frozen, xb, kw)
+            if target is not None and selection is None:  # the chosen class (and step), resolved once
+                if not isinstance(out0, torch.Tensor) or out0.ndim < 2:
+                    _probabilities(out0, b, output)  # the usual error for outputs without classes
+                selection = resolve_target(target, n, tuple(out0.shape[1:]), frozen.classes)
+            p0, logp0 = _probabilities(out0, b, output)
             p1, logp1 = _probabilities(call_model(frozen, perturbed, kw), b, output)
             if p1.shape != p0.shape:
                 raise ValueError(
                     f"The model's output has shape {tuple(p0.shape)} on the series but {tuple(p1.shape)} "
                     "on the perturbed series."
                 )
-            target = p0.argmax(dim=-1, keepdim=True)  # (B, P, 1): the first class among ties
+            if selection is None:
+                chosen = p0.argmax(dim=-1, keepdim=True)  # (B, P, 1): the first class among ties
+            else:
+                classes, steps = (None if v is None else v[rows] for v in selection)
+                if steps is not None:  # one step of a per-step output
+                    at = torch.arange(b)
+                    p0, logp0, p1, logp1 = (t.reshape(b, -1, t.shape[-1])[at, steps][:, None, :]
+                                            for t in (p0, logp0, p1, logp1))
+                chosen = classes.view(b, 1, 1).expand(b, p0.shape[1], 1)
             if metric in ("comprehensiveness", "sufficiency"):
-                v = p0.gather(-1, target) - p1.gather(-1, target)
+                v = p0.gather(-1, chosen) - p1.gather(-1, chosen)
             elif metric == "accuracy":
-                v = (p1.argmax(dim=-1, keepdim=True) == target).to(torch.float64)
+                v = (p1.argmax(dim=-1, keepdim=True) == chosen).to(torch.float64)
             elif metric == "cross_entropy":
-                v = -logp1.gather(-1, target)
+                v = -logp1.gather(-1, chosen)
             else:  # log_odds
-                v = logp1.gather(-1, target) - logp0.gather(-1, target)
+                v = logp1.gather(-1, chosen) - logp0.gather(-1, chosen)
             values.append(v.reshape(b, -1).mean(dim=1).cpu())
     values = torch.cat(values).numpy()
     if reduction == "none":
@@ -261,6 +283,7 @@ def comprehensiveness(
     reduction="mean",
     batch_size=256,
     device="auto",
+    target=None,
 ):
     """Drop of the predicted class's probability when the top-k entries are removed.
 
@@ -302,7 +325,7 @@ def comprehensiveness(
     return _fidelity(
         "comprehensiveness", model, X, masks, top_fraction=top_fraction, baseline=baseline,
         model_layout=model_layout, output=output, reduction=reduction,
-        batch_size=batch_size, device=device,
+        batch_size=batch_size, device=device, target=target,
     )
 
 
@@ -319,6 +342,7 @@ def sufficiency(
     reduction="mean",
     batch_size=256,
     device="auto",
+    target=None,
 ):
     """Drop of the predicted class's probability when only the top-k entries are kept.
 
@@ -360,7 +384,7 @@ def sufficiency(
     return _fidelity(
         "sufficiency", model, X, masks, top_fraction=top_fraction, baseline=baseline,
         model_layout=model_layout, output=output, reduction=reduction,
-        batch_size=batch_size, device=device,
+        batch_size=batch_size, device=device, target=target,
     )
 
 
@@ -377,6 +401,7 @@ def fidelity_accuracy(
     reduction="mean",
     batch_size=256,
     device="auto",
+    target=None,
 ):
     """Fraction of the series still predicted as before once the top-k entries are removed.
 
@@ -411,7 +436,7 @@ def fidelity_accuracy(
     return _fidelity(
         "accuracy", model, X, masks, top_fraction=top_fraction, baseline=baseline,
         model_layout=model_layout, output=output, reduction=reduction,
-        batch_size=batch_size, device=device,
+        batch_size=batch_size, device=device, target=target,
     )
 
 
@@ -428,6 +453,7 @@ def fidelity_cross_entropy(
     reduction="mean",
     batch_size=256,
     device="auto",
+    target=None,
 ):
     """Cross-entropy of the original prediction once the top-k entries are removed.
 
@@ -463,7 +489,7 @@ def fidelity_cross_entropy(
     return _fidelity(
         "cross_entropy", model, X, masks, top_fraction=top_fraction, baseline=baseline,
         model_layout=model_layout, output=output, reduction=reduction,
-        batch_size=batch_size, device=device,
+        batch_size=batch_size, device=device, target=target,
     )
 
 
@@ -480,6 +506,7 @@ def log_odds(
     reduction="mean",
     batch_size=256,
     device="auto",
+    target=None,
 ):
     """Log-ratio of the predicted class's probability after and before removing the top-k entries.
 
@@ -519,5 +546,5 @@ def log_odds(
     return _fidelity(
         "log_odds", model, X, masks, top_fraction=top_fraction, baseline=baseline,
         model_layout=model_layout, output=output, reduction=reduction,
-        batch_size=batch_size, device=device,
+        batch_size=batch_size, device=device, target=target,
     )

@@ -63,7 +63,10 @@ class _FidelityScorer:
                 f"{self!r} needs a fitted mask explainer, with the black box in its model_ attribute; "
                 f"{type(estimator).__name__} has no model_."
             )
-        return self._sign * self._metric(model, X, masks, **self._kwargs)
+        kwargs = dict(self._kwargs)
+        if "target" not in kwargs and getattr(estimator, "target", None) is not None:
+            kwargs["target"] = estimator.target  # score the output the masks explain
+        return self._sign * self._metric(model, X, masks, **kwargs)
 
     def __repr__(self):
         args = [self._metric.__name__]
