@@ -206,6 +206,38 @@ class Objective:
         raise NotImplementedError
 
 
+#: Parameters every explainer documents the same way: ``{shared_parameters}`` in a class docstring.
+_SHARED_PARAMETERS = """    target : int, label, tuple, array-like or None, default=None
+        Which output is explained, as captum's ``target``: ``None`` the
+        whole output; an int, the index on the output's last axis (a class);
+        another value, a class label resolved through the black box's
+        ``classes_`` (integer labels are given by their index); a tuple
+        ``(time step, class)`` for a model with an output per time step; or
+        one of these per series (a list or array of ``n_instances`` entries,
+        or ``(n_instances, 2)`` pairs). The squared error then compares the
+        selected scores only; the cross-entropy takes the chosen class as
+        its label (in ExtremalMask's deletion mode, the class of ``f(0)`` at
+        the chosen step).
+    segments : int, array-like or None, default=None
+        One mask value per group of entries instead of one per entry:
+        ``None`` per entry; an int ``S``, ``S`` equal time segments of every
+        channel (tsCaptum's ``n_segments``); increasing integer time
+        boundaries, the start of every segment but the first; or integer
+        group ids of shape ``(n_channels, n_timepoints)`` (captum's
+        ``feature_mask``; a group may span channels). The masks are returned
+        per entry, constant on each group. Fewer values to learn: smoother
+        masks, and a gradient-free black box's noisy gradient estimate is
+        averaged over each group.
+"""
+
+
+def shared_parameter_docs(cls):
+    """Class decorator: put the shared parameters' documentation in place of ``{shared_parameters}``."""
+    if cls.__doc__ is not None:  # python -OO
+        cls.__doc__ = cls.__doc__.replace("    {shared_parameters}\n", _SHARED_PARAMETERS)
+    return cls
+
+
 def _rows_param(value):
     return value is None or (isinstance(value, str) and value == "auto")
 

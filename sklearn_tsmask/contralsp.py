@@ -10,7 +10,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import StrOptions
 from torch import nn
 
-from ._base import BaseMaskExplainer, Interval, Objective
+from ._base import BaseMaskExplainer, Interval, Objective, shared_parameter_docs
 from ._contrastive import triplet_term
 from ._learned import LEARNED_CHECK_FAILURES, LEARNED_CONSTRAINTS, BatchNetwork, build_perturbation_net
 
@@ -85,6 +85,7 @@ def _gate(z, trend):
     return shifted * torch.sigmoid(shifted * trend)
 
 
+@shared_parameter_docs
 class ContraLSP(BaseMaskExplainer):
     """Masks from locally sparse stochastic gates and contrastive counterfactuals (ContraLSP).
 
@@ -159,27 +160,7 @@ class ContraLSP(BaseMaskExplainer):
     loss : {"squared_error", "log_loss"}, default="squared_error"
         ``L_e``: squared error on the model's raw outputs, or cross-entropy
         against the class the model predicts for ``x`` at each output row.
-    target : int, label, tuple, array-like or None, default=None
-        Which output is explained, as captum's ``target``: ``None`` the
-        whole output; an int, the index on the output's last axis (a class);
-        another value, a class label resolved through the black box's
-        ``classes_`` (integer labels are given by their index); a tuple
-        ``(time step, class)`` for a model with an output per time step; or
-        one of these per series (a list or array of ``n_instances`` entries,
-        or ``(n_instances, 2)`` pairs). The squared error then compares the
-        selected scores only; the cross-entropy takes the chosen class as
-        its label (in ExtremalMask's deletion mode, the class of ``f(0)`` at
-        the chosen step).
-    segments : int, array-like or None, default=None
-        One mask value per group of entries instead of one per entry:
-        ``None`` per entry; an int ``S``, ``S`` equal time segments of every
-        channel (tsCaptum's ``n_segments``); increasing integer time
-        boundaries, the start of every segment but the first; or integer
-        group ids of shape ``(n_channels, n_timepoints)`` (captum's
-        ``feature_mask``; a group may span channels). The masks are returned
-        per entry, constant on each group. Fewer values to learn: smoother
-        masks, and a gradient-free black box's noisy gradient estimate is
-        averaged over each group.
+    {shared_parameters}
     callbacks : list of Callback or None, default=None
         Extra :mod:`~sklearn_tsmask.callbacks` watching the optimisation
         (the progress bar and the stopping rule are added from ``verbose``

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import InvalidParameterError, StrOptions
 
-from ._base import BaseMaskExplainer, Interval, Objective
+from ._base import BaseMaskExplainer, Interval, Objective, shared_parameter_docs
 from .perturbations import fade, gaussian_blur, moving_average, past_average
 
 __all__ = ["DynaMask"]
@@ -15,6 +15,7 @@ __all__ = ["DynaMask"]
 _PERTURBATIONS = ("gaussian_blur", "fade_moving_average", "fade_past_average", "fade_reference")
 
 
+@shared_parameter_docs
 class DynaMask(BaseMaskExplainer):
     """Dynamic masks for time-series models (Dynamask).
 
@@ -101,27 +102,7 @@ class DynaMask(BaseMaskExplainer):
         The error L_e: squared error on the model's raw outputs, or the
         cross-entropy of the output rows against the unperturbed
         prediction's argmax.
-    target : int, label, tuple, array-like or None, default=None
-        Which output is explained, as captum's ``target``: ``None`` the
-        whole output; an int, the index on the output's last axis (a class);
-        another value, a class label resolved through the black box's
-        ``classes_`` (integer labels are given by their index); a tuple
-        ``(time step, class)`` for a model with an output per time step; or
-        one of these per series (a list or array of ``n_instances`` entries,
-        or ``(n_instances, 2)`` pairs). The squared error then compares the
-        selected scores only; the cross-entropy takes the chosen class as
-        its label (in ExtremalMask's deletion mode, the class of ``f(0)`` at
-        the chosen step).
-    segments : int, array-like or None, default=None
-        One mask value per group of entries instead of one per entry:
-        ``None`` per entry; an int ``S``, ``S`` equal time segments of every
-        channel (tsCaptum's ``n_segments``); increasing integer time
-        boundaries, the start of every segment but the first; or integer
-        group ids of shape ``(n_channels, n_timepoints)`` (captum's
-        ``feature_mask``; a group may span channels). The masks are returned
-        per entry, constant on each group. Fewer values to learn: smoother
-        masks, and a gradient-free black box's noisy gradient estimate is
-        averaged over each group.
+    {shared_parameters}
     callbacks : list of Callback or None, default=None
         Extra :mod:`~sklearn_tsmask.callbacks` watching the optimisation
         (the progress bar and the stopping rule are added from ``verbose``

@@ -51,6 +51,34 @@ def make_spiky_panel(seed=0, n=N):
     return X, truth
 
 
+def flatten_series(X):
+    """(n, C, T) -> (n, C·T): the features of a scikit-learn classifier fitted on flattened series."""
+    return np.asarray(X).reshape(len(X), -1)
+
+
+def flat_pipeline(classifier, X, y):
+    """A fitted scikit-learn pipeline taking panels (n, C, T): flatten, then ``classifier``."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    return make_pipeline(FunctionTransformer(flatten_series), classifier).fit(X, y)
+
+
+def make_window_classes(n=60, seed=0, n_classes=2):
+    """Series (n, 2, 8) whose class is read from channel 0 over times 3..5; the rest is noise.
+
+    Returns X, y (the sign of the window's sum, or 3 bins of it for ``n_classes=3``) and the true
+    saliency (the window).
+    """
+    rng = np.random.RandomState(seed)
+    X = rng.randn(n, 2, 8)
+    s = X[:, 0, 3:6].sum(1)
+    y = (s > 0).astype(int) if n_classes == 2 else np.digitize(s, [-1.0, 1.0])
+    truth = np.zeros((n, 2, 8), dtype=int)
+    truth[:, 0, 3:6] = 1
+    return X, y, truth
+
+
 @pytest.fixture
 def spiky():
     """(X, true_saliency, white_box): the white box is y_t = Σ_c S[c, t]·x[c, t]² (N, T)."""

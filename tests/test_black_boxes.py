@@ -19,27 +19,13 @@ from sklearn_tsmask import DynaMask, ExtremalMask
 from sklearn_tsmask._adapters import resolve_black_box
 from sklearn_tsmask.black_boxes import ZerothOrderModel
 from sklearn_tsmask.metrics import aup_scorer
+from conftest import flat_pipeline, flatten_series as _flatten, make_window_classes as make_data
 
 C, T = 2, 8
 
 
-def _flatten(X):
-    return np.asarray(X).reshape(len(X), -1)
-
-
-def make_data(n=60, seed=0):
-    """Class = sign of the sum of channel 0 over times 3..5; the rest is noise."""
-    rng = np.random.RandomState(seed)
-    X = rng.randn(n, C, T)
-    y = (X[:, 0, 3:6].sum(1) > 0).astype(int)
-    truth = np.zeros((n, C, T), dtype=int)
-    truth[:, 0, 3:6] = 1
-    return X, y, truth
-
-
 def logistic_pipeline(X, y):
-    # a scikit-learn pipeline taking panels (n, C, T): flatten, then logistic regression
-    return make_pipeline(FunctionTransformer(_flatten), LogisticRegression(C=10.0)).fit(X, y)
+    return flat_pipeline(LogisticRegression(C=10.0), X, y)
 
 
 # ------------------------------------------------------------------ zeroth order

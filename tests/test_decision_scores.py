@@ -14,27 +14,11 @@ from sklearn.preprocessing import FunctionTransformer
 
 from sklearn_tsmask import DynaMask, ExtremalMask
 from sklearn_tsmask.black_boxes import ZerothOrderModel
-
-C, T = 2, 8
-
-
-def _flatten(X):
-    return np.asarray(X).reshape(len(X), -1)
-
-
-def make_data(n=60, seed=0, n_classes=2):
-    """The class is decided by channel 0 over times 3..5; the rest is noise."""
-    rng = np.random.RandomState(seed)
-    X = rng.randn(n, C, T)
-    s = X[:, 0, 3:6].sum(1)
-    y = (s > 0).astype(int) if n_classes == 2 else np.digitize(s, [-1.0, 1.0])
-    truth = np.zeros((n, C, T), dtype=int)
-    truth[:, 0, 3:6] = 1
-    return X, y, truth
+from conftest import flat_pipeline, flatten_series as _flatten, make_window_classes as make_data
 
 
 def ridge_pipeline(X, y):
-    return make_pipeline(FunctionTransformer(_flatten), RidgeClassifier(alpha=1.0)).fit(X, y)
+    return flat_pipeline(RidgeClassifier(alpha=1.0), X, y)
 
 
 # ------------------------------------------------------------------ scikit-learn pipelines

@@ -94,11 +94,11 @@ def _make_rare(
     if kind == "feature":
         # Random channels, fixed time window.
         n_random, n_window_axis = n_channels, n_timepoints
-        random_name, window_name = "n_channels", "n_timepoints"
+        window_name = "n_timepoints"
     else:
         # Random consecutive times, fixed channel window.
         n_random, n_window_axis = n_timepoints, n_channels
-        random_name, window_name = "n_timepoints", "n_channels"
+        window_name = "n_channels"
     check_scalar(n_salient, "n_salient", numbers.Integral, min_val=1, max_val=n_random)
     n_salient = int(n_salient)
     lo, hi = _check_window(salient_window, n_window_axis, window_name)
