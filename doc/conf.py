@@ -35,6 +35,9 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
+    # copies MathJax 3 into _static/mathjax and points mathjax_path there, so that the formulas render
+    # offline instead of loading MathJax from a CDN (see setup() at the end for the SVG output)
+    "sphinx-mathjax-offline",
     "sphinx.ext.viewcode",
     "matplotlib.sphinxext.plot_directive",
     "numpydoc",
@@ -60,7 +63,8 @@ numpydoc_class_members_toctree = False
 numpydoc_attributes_as_param_list = True
 numpydoc_xref_param_type = False
 
-# -- matplotlib's plot directive (the figures of the getting-started page) -------
+# -- matplotlib's plot directive (the figures of the getting-started and user-guide pages) ----------
+# Drawn at build time from the code in the pages: no image is committed.
 plot_include_source = True
 plot_html_show_source_link = False
 plot_html_show_formats = False
@@ -105,3 +109,11 @@ sphinx_gallery_conf = {
 
 # plt.show() in an example under the Agg backend warns; the figure is captured all the same.
 warnings.filterwarnings("ignore", category=UserWarning, message=".*Matplotlib is currently using agg.*")
+
+
+def setup(app):
+    # Runs after the extensions' setup. sphinx-mathjax-offline points mathjax_path at its local
+    # tex-chtml.js, whose CHTML output loads web fonts: browsers block fonts read from file:// URLs
+    # (the site opened from disk), so use its SVG output, which draws every glyph itself and needs
+    # no font file. The path is relative to _static/, where the extension copies MathJax.
+    app.config.mathjax_path = "mathjax/tex-svg.js"
