@@ -1,8 +1,19 @@
 """Saliency metrics (ground truth), fidelity metrics (no ground truth) and scorers for GridSearchCV."""
 
+from ._cumulative import (
+    cumulative_prediction_difference,
+    cumulative_prediction_preservation,
+    deletion_area,
+    insertion_area,
+)
 from ._fidelity import comprehensiveness, fidelity_accuracy, fidelity_cross_entropy, log_odds, sufficiency
 from ._fidelity_scorers import (
+    CUMULATIVE_SCORERS,
     FIDELITY_SCORERS,
+    cpd_scorer,
+    insertion_area_scorer,
+    neg_cpp_scorer,
+    neg_deletion_area_scorer,
     comprehensiveness_scorer,
     fidelity_cross_entropy_scorer,
     make_fidelity_scorer,
@@ -50,6 +61,15 @@ __all__ = [
     "fidelity_cross_entropy_scorer",
     "neg_log_odds_scorer",
     "FIDELITY_SCORERS",
+    "cumulative_prediction_difference",
+    "cumulative_prediction_preservation",
+    "deletion_area",
+    "insertion_area",
+    "cpd_scorer",
+    "neg_cpp_scorer",
+    "neg_deletion_area_scorer",
+    "insertion_area_scorer",
+    "CUMULATIVE_SCORERS",
     "make_scoring",
     "MaskScoring",
     "SALIENCY_SCORING",

@@ -8,8 +8,17 @@ without true saliency, e.g. ``GridSearchCV(explainer, grid,
 scoring=FIDELITY_SCORERS, refit="comprehensiveness").fit(X, model=net)``.
 """
 
+import inspect
+
 from .._models import _LAYOUTS
 from .._utils import check_metric_kwargs
+from ._cumulative import (
+    check_cumulative_options,
+    cumulative_prediction_difference,
+    cumulative_prediction_preservation,
+    deletion_area,
+    insertion_area,
+)
 from ._fidelity import _check_options, comprehensiveness, fidelity_accuracy, fidelity_cross_entropy, log_odds, sufficiency
 
 __all__ = [
@@ -20,6 +29,11 @@ __all__ = [
     "fidelity_cross_entropy_scorer",
     "neg_log_odds_scorer",
     "FIDELITY_SCORERS",
+    "cpd_scorer",
+    "neg_cpp_scorer",
+    "neg_deletion_area_scorer",
+    "insertion_area_scorer",
+    "CUMULATIVE_SCORERS",
 ]
 
 #: Metric names (and the functions' own names) -> metric function.
@@ -31,6 +45,12 @@ _METRICS = {
     "cross_entropy": fidelity_cross_entropy,
     "fidelity_cross_entropy": fidelity_cross_entropy,
     "log_odds": log_odds,
+    "cpd": cumulative_prediction_difference,
+    "cumulative_prediction_difference": cumulative_prediction_difference,
+    "cpp": cumulative_prediction_preservation,
+    "cumulative_prediction_preservation": cumulative_prediction_preservation,
+    "deletion_area": deletion_area,
+    "insertion_area": insertion_area,
 }
 
 #: Whether a greater value of the library's metrics is better.
@@ -40,7 +60,20 @@ _GREATER_IS_BETTER = {
     fidelity_accuracy: False,
     fidelity_cross_entropy: True,
     log_odds: False,
+    cumulative_prediction_difference: True,
+    cumulative_prediction_preservation: False,
+    deletion_area: False,
+    insertion_area: True,
 }
+
+_CUMULATIVE = (cumulative_prediction_difference, cumulative_prediction_preservation, deletion_area, insertion_area)
+
+
+def _parameters(metric):
+    try:
+        return inspect.signature(metric).parameters
+    except (TypeError, ValueError):
+        return {}
 
 
 class _FidelityScorer:
@@ -64,7 +97,8 @@ class _FidelityScorer:
                 f"{type(estimator).__name__} has no model_."
             )
         kwargs = dict(self._kwargs)
-        if "target" not in kwargs and getattr(estimator, "target", None) is not None:
+        if ("target" not in kwargs and getattr(estimator, "target", None) is not None
+                and "target" in _parameters(self._metric)):
             kwargs["target"] = estimator.target  # score the output the masks explain
         return self._sign * self._metric(model, X, masks, **kwargs)
 
@@ -84,8 +118,9 @@ def make_fidelity_scorer(metric, *, greater_is_better=None, **metric_kwargs):
     ----------
     metric : str or callable
         One of ``"comprehensiveness"``, ``"sufficiency"``, ``"accuracy"``,
-        ``"cross_entropy"``, ``"log_odds"`` (or the function's own name, such
-        as ``"fidelity_accuracy"``), or a function
+        ``"cross_entropy"``, ``"log_odds"``, ``"cpd"``, ``"cpp"``,
+        ``"deletion_area"``, ``"insertion_area"`` (or the function's own name,
+        such as ``"fidelity_accuracy"``), or a function
         ``metric(model, X, masks, **metric_kwargs) -> float`` such as
         :func:`comprehensiveness`. A custom function must be defined at
         module level for the scorer to pickle (needed by ``n_jobs > 1``).
@@ -93,8 +128,9 @@ def make_fidelity_scorer(metric, *, greater_is_better=None, **metric_kwargs):
         If False the scorer returns minus the metric, following scikit-learn's
         convention that a greater score is better (``neg_`` scorers).
         ``None`` takes the metric's own direction: greater is better for
-        comprehensiveness and cross-entropy, lower for sufficiency, accuracy
-        and log-odds; True for a custom function.
+        comprehensiveness, cross-entropy, CPD and the insertion area, lower
+        for sufficiency, accuracy, log-odds, CPP and the deletion area; True
+        for a custom function.
     **metric_kwargs
         Keyword arguments of the metric, such as ``top_fraction=0.1`` or
         ``baseline="zeros"``. ``reduction`` must stay ``"mean"``: a scorer
@@ -142,7 +178,7 @@ def make_fidelity_scorer(metric, *, greater_is_better=None, **metric_kwargs):
         if metric not in _METRICS:
             raise ValueError(
                 f"Unknown fidelity metric {metric!r}; expected one of "
-                f"{['comprehensiveness', 'sufficiency', 'accuracy', 'cross_entropy', 'log_odds']} "
+                f"{['comprehensiveness', 'sufficiency', 'accuracy', 'cross_entropy', 'log_odds', 'cpd', 'cpp', 'deletion_area', 'insertion_area']} "
                 "or a metric function."
             )
         metric = _METRICS[metric]
@@ -155,7 +191,11 @@ def make_fidelity_scorer(metric, *, greater_is_better=None, **metric_kwargs):
     bound = check_metric_kwargs(metric, 3, metric_kwargs)
     if metric in _GREATER_IS_BETTER:  # refuse a bad option now, not at the first score of a search
         options = bound.arguments
-        _check_options(options["top_fraction"], options["baseline"], options["output"], "mean", options["batch_size"])
+        if metric in _CUMULATIVE:
+            check_cumulative_options(options["baseline"], options["output"], "mean", options["batch_size"])
+        else:
+            _check_options(options["top_fraction"], options["baseline"], options["output"], "mean",
+                           options["batch_size"])
         if options["model_layout"] not in _LAYOUTS:
             raise ValueError(f"model_layout must be one of {_LAYOUTS}, got {options['model_layout']!r}.")
     if greater_is_better is None:
@@ -177,4 +217,18 @@ FIDELITY_SCORERS = {
     "neg_fidelity_accuracy": neg_fidelity_accuracy_scorer,
     "fidelity_cross_entropy": fidelity_cross_entropy_scorer,
     "neg_log_odds": neg_log_odds_scorer,
+}
+
+cpd_scorer = make_fidelity_scorer(cumulative_prediction_difference)
+neg_cpp_scorer = make_fidelity_scorer(cumulative_prediction_preservation)
+neg_deletion_area_scorer = make_fidelity_scorer(deletion_area)
+insertion_area_scorer = make_fidelity_scorer(insertion_area)
+
+#: Cumulative scorers without ground truth by name (K + 1 model evaluations per series each: costlier than
+#: the top-k ones, so not in FIDELITY_SCORING; ``make_scoring(list(CUMULATIVE_SCORERS))`` shares the masks).
+CUMULATIVE_SCORERS = {
+    "cpd": cpd_scorer,
+    "neg_cpp": neg_cpp_scorer,
+    "neg_deletion_area": neg_deletion_area_scorer,
+    "insertion_area": insertion_area_scorer,
 }

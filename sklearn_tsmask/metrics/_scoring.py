@@ -8,12 +8,12 @@ every metric in a dict, which scikit-learn takes as multi-metric scoring
 (``GridSearchCV(explainer, grid, scoring=SALIENCY_SCORING, refit="aup")``).
 """
 
-from ._fidelity_scorers import FIDELITY_SCORERS, _FidelityScorer
+from ._fidelity_scorers import CUMULATIVE_SCORERS, FIDELITY_SCORERS, _FidelityScorer
 from ._scorers import SALIENCY_SCORERS, _SaliencyScorer
 
 __all__ = ["MaskScoring", "make_scoring", "SALIENCY_SCORING", "FIDELITY_SCORING"]
 
-_NAMED = {**SALIENCY_SCORERS, **FIDELITY_SCORERS}
+_NAMED = {**SALIENCY_SCORERS, **FIDELITY_SCORERS, **CUMULATIVE_SCORERS}
 
 
 class MaskScoring:
@@ -64,7 +64,9 @@ def make_scoring(scorers):
         ``"neg_entropy"``, ``"auroc"``, ``"auprc"`` (ground truth: the
         search's ``y`` is the true saliency) and ``"comprehensiveness"``,
         ``"neg_sufficiency"``, ``"neg_fidelity_accuracy"``,
-        ``"fidelity_cross_entropy"``, ``"neg_log_odds"`` (no ground truth),
+        ``"fidelity_cross_entropy"``, ``"neg_log_odds"``, ``"cpd"``,
+        ``"neg_cpp"``, ``"neg_deletion_area"``, ``"insertion_area"`` (no
+        ground truth),
         or a dict from the names to report to scorers made by
         :func:`make_saliency_scorer` / :func:`make_fidelity_scorer` (or to
         those names).
