@@ -13,7 +13,9 @@ from sklearn_tsmask.metrics import (
     cumulative_prediction_difference,
     cumulative_prediction_preservation,
     deletion_area,
+    deletion_curve,
     insertion_area,
+    insertion_curve,
     make_fidelity_scorer,
     make_scoring,
 )
@@ -69,7 +71,12 @@ def test_deletion_and_insertion_areas_by_the_trapezoid_rule():
     deletion = sum((p[k] + p[k + 1]) / 2 / 3 for k in range(3))
     values = deletion_area(sum_of_first_two, X[:1], GOOD[:1], n_steps=3, reduction="none")
     np.testing.assert_allclose(values, [deletion], rtol=1e-6)
+    fractions, curve = deletion_curve(sum_of_first_two, X[:1], GOOD[:1], n_steps=3)
+    np.testing.assert_allclose(fractions, [0, 1 / 3, 2 / 3, 1])
+    np.testing.assert_allclose(curve, [[p[0], p[1], p[2], p[3]]], rtol=1e-6)
     q = {0: 0.5, 1: sigmoid(1), 2: sigmoid(3), 3: sigmoid(3)}  # restored onto zeros: x[0, 0], then x[0, 1]
+    np.testing.assert_allclose(insertion_curve(sum_of_first_two, X[:1], GOOD[:1], n_steps=3)[1],
+                               [[q[0], q[1], q[2], q[3]]], rtol=1e-6)
     insertion = sum((q[k] + q[k + 1]) / 2 / 3 for k in range(3))
     assert insertion_area(sum_of_first_two, X[:1], GOOD[:1], n_steps=3) == pytest.approx(insertion, rel=1e-6)
     # series 1 predicts class 1 (logit -0.5): its probability is scored, and a target scores another

@@ -4,7 +4,9 @@ from ._cumulative import (
     cumulative_prediction_difference,
     cumulative_prediction_preservation,
     deletion_area,
+    deletion_curve,
     insertion_area,
+    insertion_curve,
 )
 from ._fidelity import comprehensiveness, fidelity_accuracy, fidelity_cross_entropy, log_odds, sufficiency
 from ._fidelity_scorers import (
@@ -65,6 +67,8 @@ __all__ = [
     "cumulative_prediction_preservation",
     "deletion_area",
     "insertion_area",
+    "deletion_curve",
+    "insertion_curve",
     "cpd_scorer",
     "neg_cpp_scorer",
     "neg_deletion_area_scorer",

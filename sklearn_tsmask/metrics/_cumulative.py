@@ -27,19 +27,18 @@ import numbers
 import numpy as np
 import torch
 
-from .._inputs import split_inputs
-from .._models import FrozenModel, call_model, check_model_inputs, wrap_model
-from .._panel import to_tensor
+from .._models import call_model
 from .._target import resolve_target
-from .._utils import resolve_device
 from ..perturbations import moving_average
-from ._fidelity import _BASELINES, _OUTPUTS, _REDUCTIONS, _fill_doc, _probabilities, _shape_of
+from ._fidelity import _BASELINES, _OUTPUTS, _REDUCTIONS, _fill_doc, _probabilities, prepare
 
 __all__ = [
     "cumulative_prediction_difference",
     "cumulative_prediction_preservation",
     "deletion_area",
     "insertion_area",
+    "deletion_curve",
+    "insertion_curve",
 ]
 
 _PARAMETERS_DOC = """\
@@ -71,6 +70,15 @@ _OPTIONS_DOC = """\
     device : {"auto", "cpu", "cuda"}, str or torch.device, default="auto"
         Where a model that is not a ``FrozenModel`` is evaluated."""
 
+_REDUCTION_DOC = """
+    reduction : {"mean", "none"}, default="mean"
+        The mean over the series, or one value per series."""
+
+_TARGET_DOC = """\
+    target : int, label, tuple, array-like or None, default=None
+        The class scored, as the explainers' ``target``; ``None``: the class
+        predicted on each unperturbed series."""
+
 _RETURNS_DOC = """\
     score : float or ndarray of shape (n_instances,)
         The mean over the series, or the per-series values with
@@ -79,6 +87,8 @@ _RETURNS_DOC = """\
 
 def _fill(func):
     func.__doc__ = (func.__doc__ or "").replace("{parameters}", _PARAMETERS_DOC).replace("{options}", _OPTIONS_DOC)
+    func.__doc__ = func.__doc__.replace("{curve_options}", _OPTIONS_DOC.replace(_REDUCTION_DOC, ""))
+    func.__doc__ = func.__doc__.replace("{target}", _TARGET_DOC)
     func.__doc__ = func.__doc__.replace("{returns}", _RETURNS_DOC)
     return _fill_doc(func)
 
@@ -115,21 +125,9 @@ def check_cumulative_options(baseline, output, reduction, batch_size):
 def _path_probabilities(model, X, masks, counts, *, lowest_first, insertion, baseline, model_layout, output,
                         batch_size, device):
     """Class probabilities along the removal path: (n, len(counts), P, K) float64, and the model."""
-    X, inputs = split_inputs(X)
-    if isinstance(model, FrozenModel):
-        frozen = model
-    else:
-        data_device = X.device if isinstance(X, torch.Tensor) else None
-        frozen = wrap_model(model, layout=model_layout, device=resolve_device(device, data_device))
-    x, _ = to_tensor(X, dtype=frozen.dtype, device=frozen.device, name="X")
-    m, _ = to_tensor(masks, dtype=torch.float64, device=torch.device("cpu"), name="masks")
-    if tuple(m.shape) != tuple(x.shape):
-        raise ValueError(
-            f"masks must have the shape of X: X has shape {_shape_of(X)}, masks have shape {_shape_of(masks)}."
-        )
+    frozen, x, m, kwargs = prepare(model, X, masks, model_layout=model_layout, device=device)
     n, C, T = x.shape
     counts = counts(C * T) if callable(counts) else counts
-    kwargs = check_model_inputs(inputs, n, frozen.device)
     L = len(counts)
     per_call = max(1, batch_size // L)  # series whose whole path fits in one call
     k = torch.as_tensor(counts, dtype=torch.long)
@@ -179,36 +177,111 @@ def _cumulative(model, X, masks, n_steps, lowest_first, **options):
     return _reduce(jumps.sum(1).mean(-1), reduction)
 
 
-def _area(model, X, masks, n_steps, insertion, target, **options):
-    check_cumulative_options(options["baseline"], options["output"], options["reduction"], options["batch_size"])
-    reduction = options.pop("reduction")
+def _curve(model, X, masks, n_steps, insertion, target, **options):
+    """The fractions (L,) and each series' curve of the scored class's probability (n, L), float64 tensors."""
+    check_cumulative_options(options["baseline"], options["output"], "mean", options["batch_size"])
     if isinstance(n_steps, (bool, np.bool_)) or not isinstance(n_steps, numbers.Integral) or n_steps < 1:
         raise ValueError(f"n_steps must be a positive number of points on the curve, got {n_steps!r}.")
     fractions = np.linspace(0.0, 1.0, int(n_steps) + 1)
 
     def counts(n_entries):
-        return [int(round(f * n_entries)) for f in fractions]
+        # the class scored is the one predicted on x itself: the full series goes first on the path
+        return [n_entries if insertion else 0] + [int(round(f * n_entries)) for f in fractions]
 
-    # the class scored is the one predicted on x itself: prepend the full series to the path
-    probs, frozen, n = _path_probabilities(
-        model, X, masks, lambda n_entries: [n_entries if insertion else 0] + counts(n_entries),
-        lowest_first=False, insertion=insertion, **options,
-    )
+    probs, frozen, n = _path_probabilities(model, X, masks, counts, lowest_first=False, insertion=insertion,
+                                           **options)
     reference, curve = probs[:, 0], probs[:, 1:]  # (n, P, K), (n, L, P, K)
     if target is None:
         chosen = reference.argmax(-1)  # (n, P)
     else:
-        classes, steps = resolve_target(target, n, (reference.shape[-1],) if reference.shape[1] == 1
-                                        else tuple(reference.shape[1:]), frozen.classes)
+        output_shape = (reference.shape[-1],) if reference.shape[1] == 1 else tuple(reference.shape[1:])
+        classes, steps = resolve_target(target, n, output_shape, frozen.classes)
         if steps is not None:
-            at = torch.arange(n)
-            curve = curve[at, :, steps][:, :, None]  # (n, L, 1, K)
+            curve = curve[torch.arange(n), :, steps][:, :, None]  # (n, L, 1, K)
         chosen = classes[:, None].expand(n, curve.shape[2])
-    p = curve.gather(-1, chosen[:, None, :, None].expand(n, curve.shape[1], curve.shape[2], 1)).squeeze(-1)
-    p = p.mean(-1)  # (n, L): averaged over the positions
-    x_axis = torch.as_tensor(fractions, dtype=p.dtype)
-    area = ((p[:, 1:] + p[:, :-1]) / 2 * torch.diff(x_axis)).sum(1)
-    return _reduce(area, reduction)
+    index = chosen[:, None, :, None].expand(n, curve.shape[1], curve.shape[2], 1)
+    p = curve.gather(-1, index).squeeze(-1).mean(-1)  # (n, L): averaged over the positions
+    return torch.as_tensor(fractions, dtype=p.dtype), p
+
+
+def _area(model, X, masks, n_steps, insertion, target, *, reduction, **options):
+    check_cumulative_options(options["baseline"], options["output"], reduction, options["batch_size"])
+    fractions, p = _curve(model, X, masks, n_steps, insertion, target, **options)
+    return _reduce(((p[:, 1:] + p[:, :-1]) / 2 * torch.diff(fractions)).sum(1), reduction)
+
+
+@_fill
+def deletion_curve(model, X, masks, *, n_steps=20, baseline="zeros", model_layout="NCT", output="logits",
+                   batch_size=256, device="auto", target=None):
+    """The deletion curve of each series: the scored class's probability as the top entries are removed.
+
+    The points of :func:`deletion_area`, to draw or to compare.
+
+    Parameters
+    ----------
+{parameters}
+    n_steps : int, default=20
+        Intervals of the curve (``n_steps + 1`` model evaluations per series).
+{curve_options}
+{target}
+
+    Returns
+    -------
+    fractions : ndarray of shape (n_steps + 1,)
+        The fraction of each series' entries removed, from 0 to 1.
+    probabilities : ndarray of shape (n_instances, n_steps + 1)
+        The scored class's probability at each fraction, per series.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_tsmask.metrics import deletion_curve
+    >>> def model(x):
+    ...     return torch.stack([x[:, 0, 0], torch.zeros(len(x))], dim=-1)
+    >>> fractions, p = deletion_curve(model, torch.tensor([[[4.0, 0.0]]]), torch.tensor([[[1.0, 0.0]]]), n_steps=2)
+    >>> fractions.tolist(), p.round(3).tolist()
+    ([0.0, 0.5, 1.0], [[0.982, 0.5, 0.5]])
+    """
+    fractions, p = _curve(model, X, masks, n_steps, False, target, baseline=baseline, model_layout=model_layout,
+                          output=output, batch_size=batch_size, device=device)
+    return fractions.numpy(), p.cpu().numpy()
+
+
+@_fill
+def insertion_curve(model, X, masks, *, n_steps=20, baseline="zeros", model_layout="NCT", output="logits",
+                    batch_size=256, device="auto", target=None):
+    """The insertion curve of each series: the scored class's probability as the top entries are restored.
+
+    The points of :func:`insertion_area`, to draw or to compare.
+
+    Parameters
+    ----------
+{parameters}
+    n_steps : int, default=20
+        Intervals of the curve (``n_steps + 1`` model evaluations per series).
+{curve_options}
+{target}
+
+    Returns
+    -------
+    fractions : ndarray of shape (n_steps + 1,)
+        The fraction of each series' entries restored onto the baseline, from 0 to 1.
+    probabilities : ndarray of shape (n_instances, n_steps + 1)
+        The scored class's probability at each fraction, per series.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_tsmask.metrics import insertion_curve
+    >>> def model(x):
+    ...     return torch.stack([x[:, 0, 0], torch.zeros(len(x))], dim=-1)
+    >>> fractions, p = insertion_curve(model, torch.tensor([[[4.0, 0.0]]]), torch.tensor([[[1.0, 0.0]]]), n_steps=2)
+    >>> p.round(3).tolist()
+    [[0.5, 0.982, 0.982]]
+    """
+    fractions, p = _curve(model, X, masks, n_steps, True, target, baseline=baseline, model_layout=model_layout,
+                          output=output, batch_size=batch_size, device=device)
+    return fractions.numpy(), p.cpu().numpy()
 
 
 @_fill

@@ -197,10 +197,8 @@ def _top_k_selection(masks, k):
     return selected.reshape(masks.shape)
 
 
-def _fidelity(metric, model, X, masks, *, top_fraction, baseline, model_layout, output, reduction,
-              batch_size, device, target=None):
-    """Per-series values of ``metric`` (reduced as asked)."""
-    top_fraction = _check_options(top_fraction, baseline, output, reduction, batch_size)
+def prepare(model, X, masks, *, model_layout, device):
+    """The frozen black box, the series, the masks (float64, CPU) and the model inputs of a metric's call."""
     X, inputs = split_inputs(X)
     if isinstance(model, FrozenModel):
         frozen = model
@@ -214,9 +212,16 @@ def _fidelity(metric, model, X, masks, *, top_fraction, baseline, model_layout, 
         raise ValueError(
             f"masks must have the shape of X: X has shape {_shape_of(X)}, masks have shape {_shape_of(masks)}."
         )
+    return frozen, x, m, check_model_inputs(inputs, x.shape[0], frozen.device)
+
+
+def _fidelity(metric, model, X, masks, *, top_fraction, baseline, model_layout, output, reduction,
+              batch_size, device, target=None):
+    """Per-series values of ``metric`` (reduced as asked)."""
+    top_fraction = _check_options(top_fraction, baseline, output, reduction, batch_size)
+    frozen, x, m, kwargs = prepare(model, X, masks, model_layout=model_layout, device=device)
     n, n_channels, n_timepoints = x.shape
     k = _n_top(top_fraction, n_channels * n_timepoints)
-    kwargs = check_model_inputs(inputs, n, frozen.device)
     keep_top = metric == "sufficiency"
 
     values = []
