@@ -25,7 +25,8 @@ import numpy as np
 
 from ._panel import to_numpy3d
 
-__all__ = ["plot_mask", "plot_channel_importance", "plot_time_importance", "plot_series_with_mask"]
+__all__ = ["plot_mask", "plot_channel_importance", "plot_time_importance", "plot_series_with_mask",
+           "plot_importance"]
 
 _REDUCTIONS = {"mean": np.mean, "median": np.median, "max": np.max}
 
@@ -436,3 +437,78 @@ def plot_series_with_mask(series, mask, *, channel_names=None, axes=None, cmap="
     for image in images:
         image.colorbar = colorbar
     return axes
+
+
+def plot_importance(result, *, names=None, ax=None):
+    """Draw a dataset-level importance with its confidence intervals.
+
+    Parameters
+    ----------
+    result : Bunch
+        As returned by :func:`sklearn_tsmask.importance.channel_importance`
+        (bars with error bars, grouped by class) or
+        :func:`~sklearn_tsmask.importance.time_importance` (one line per
+        class with its interval as a band).
+    names : sequence of str, default=None
+        Channel names (channel importance only); default: the indices.
+    ax : matplotlib Axes, default=None
+        Where to draw; a new figure is created when None.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn into. For channel importance ``ax.containers`` holds
+        one bar container per class; for time importance ``ax.lines`` one
+        line per class.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import matplotlib.pyplot as plt
+    >>> from sklearn_tsmask.importance import channel_importance
+    >>> from sklearn_tsmask.plotting import plot_importance
+    >>> masks = np.zeros((4, 2, 3))
+    >>> masks[:, 0] = 1.0
+    >>> ax = plot_importance(channel_importance(masks, y=[0, 0, 1, 1], random_state=0), names=["x", "y"])
+    >>> [[float(bar.get_height()) for bar in c] for c in ax.containers if hasattr(c, "patches")]
+    [[1.0, 0.0], [1.0, 0.0]]
+    >>> plt.close("all")
+    """
+    plt = _pyplot()
+    importance = np.atleast_2d(np.asarray(result.importance, dtype=float))
+    low = np.atleast_2d(np.asarray(result.low, dtype=float))
+    high = np.atleast_2d(np.asarray(result.high, dtype=float))
+    classes = result.classes if result.classes is not None else [None]
+    n_groups, n_values = importance.shape
+    level = f"{100 * result.confidence:.0f}% interval"
+    if ax is None:
+        width = max(5.0, 0.4 * n_values * (n_groups if result.axis == "channel" else 0.1) + 2.5)
+        _, ax = plt.subplots(figsize=(min(width, 14.0), 3.8), constrained_layout=True)
+    else:
+        ax = _single_axes(ax)
+    positions = np.arange(n_values)
+    if result.axis == "channel":
+        bar = 0.8 / n_groups
+        for g, label in enumerate(classes):
+            errors = None
+            if np.isfinite(low[g]).all():
+                errors = np.vstack([importance[g] - low[g], high[g] - importance[g]])
+            ax.bar(positions - 0.4 + bar * (g + 0.5), importance[g], width=bar, yerr=errors, capsize=3,
+                   label="all series" if label is None else f"class {label}", color=f"C{g % 10}")
+        ax.set_xticks(positions)
+        ax.set_xticklabels(_channel_labels(names, n_values), rotation=90 if n_values > 12 else 0)
+        ax.set_xlabel("channel")
+        ax.set_ylabel("mean mask over time")
+        ax.set_title(f"channel importance ({level})")
+    else:
+        for g, label in enumerate(classes):
+            ax.plot(positions, importance[g], color=f"C{g % 10}",
+                    label="all series" if label is None else f"class {label}")
+            if np.isfinite(low[g]).all():
+                ax.fill_between(positions, low[g], high[g], color=f"C{g % 10}", alpha=0.25, linewidth=0)
+        ax.set_xlabel("time step")
+        ax.set_ylabel("mean mask over channels")
+        ax.set_title(f"time importance ({level})")
+    if n_groups > 1:
+        ax.legend()
+    return ax
