@@ -45,7 +45,7 @@ def test_all_exported():
     from sklearn_tsmask import plotting
 
     assert set(plotting.__all__) == {
-        "plot_mask", "plot_channel_importance", "plot_time_importance", "plot_series_with_mask"
+        "plot_mask", "plot_channel_importance", "plot_time_importance", "plot_series_with_mask", "plot_importance"
     }
 
 
