@@ -94,7 +94,7 @@ def resolve_target(target, n, output_shape, classes, device=None):
         pairs = [target] * n
     elif isinstance(target, (list, np.ndarray)):
         arr = np.asarray(target, dtype=object)
-        if arr.ndim == 1 and len(arr) == n and not (n == 2 and per_step and isinstance(target, tuple)):
+        if arr.ndim == 1 and len(arr) == n:
             pairs = list(arr)
         elif arr.ndim == 2 and arr.shape == (n, 2):
             pairs = [tuple(row) for row in arr]
@@ -122,8 +122,8 @@ def resolve_target(target, n, output_shape, classes, device=None):
         cls.append(_class_index(value, n_classes, classes))
     if steps and len(steps) != len(cls):
         raise ValueError("target mixes (time step, class) pairs and classes alone: give one kind.")
-    as_tensor = lambda v: torch.tensor(v, dtype=torch.long, device=device)  # noqa: E731
-    return as_tensor(cls), (as_tensor(steps) if steps else None)
+    classes_t = torch.tensor(cls, dtype=torch.long, device=device)
+    return classes_t, (torch.tensor(steps, dtype=torch.long, device=device) if steps else None)
 
 
 def select(out, classes, steps):

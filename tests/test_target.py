@@ -144,3 +144,14 @@ def test_fidelity_scorer_scores_the_explainers_target():
     est = DynaMask(max_iter=50, target=1, random_state=0).fit(X, model=two_scores)
     masks = est.transform(X)
     assert scorer(est, X) == pytest.approx(comprehensiveness(two_scores, X, masks, top_fraction=0.5, target=1))
+
+
+def test_one_time_step_and_class_per_series():
+    pairs = [(3, 1), (5, 0), (3, 1), (5, 0), (3, 1), (5, 0)]
+    masks = DynaMask(max_iter=50, target=pairs, random_state=0).fit_transform(X, model=per_step_scores)
+    for pair in ((3, 1), (5, 0)):
+        rows = [i for i, p in enumerate(pairs) if p == pair]
+        alone = DynaMask(max_iter=50, target=pair, random_state=0).fit_transform(X[rows], model=per_step_scores)
+        np.testing.assert_allclose(masks[rows], alone, atol=1e-6)
+    with pytest.raises(ValueError, match="mixes"):
+        DynaMask(max_iter=2, target=[(3, 1), 0, 1, 0, 1, 0]).fit(X, model=per_step_scores)
