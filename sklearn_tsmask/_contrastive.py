@@ -73,8 +73,8 @@ def n_triplet_members(cluster_size):
     return torch.clamp(cluster_size // 5 + 1, max=_MAX_MEMBERS)
 
 
-def triplet_term(xr, generator, *, margin=1.0):
-    """Per-anchor triplet loss ``max(0, D_an − D_ap − margin)`` of a batch of perturbations.
+def triplet_term(xr, generator, *, margin=1.0, reading="formula"):
+    """Per-anchor triplet loss of a batch of perturbations: ``max(0, D_an − D_ap ∓ margin)``.
 
     Parameters
     ----------
@@ -84,6 +84,12 @@ def triplet_term(xr, generator, *, margin=1.0):
         Seeds the 2-means initialisation and the choice of the negatives.
     margin : float, default=1.0
         The margin ``b``.
+    reading : {"formula", "aim"}, default="formula"
+        ``"formula"``: the paper's written hinge ``max(0, D_an − D_ap − b)``,
+        which only acts when the negatives are farther than the positives by
+        more than ``b``. ``"aim"``: ``max(0, D_an − D_ap + b)``, what the
+        paper's text says the term is for: the negatives closer than the
+        positives by at least ``b``.
 
     Returns
     -------
@@ -125,4 +131,7 @@ def triplet_term(xr, generator, *, margin=1.0):
     d_ap = (dist * pos).sum(1) / k_pos.clamp(min=1)
     d_an = (dist * neg).sum(1) / k_neg.clamp(min=1)
     valid = (k_pos > 0) & (k_neg > 0)
-    return torch.where(valid, torch.relu(d_an - d_ap - margin), torch.zeros_like(d_an))
+    if reading not in ("formula", "aim"):
+        raise ValueError(f"reading must be 'formula' or 'aim', got {reading!r}.")
+    shift = -margin if reading == "formula" else margin
+    return torch.where(valid, torch.relu(d_an - d_ap + shift), torch.zeros_like(d_an))

@@ -51,7 +51,7 @@ def test_channel_trend_is_one_mlp_per_channel():
 # ------------------------------------------------------------ what it finds
 
 
-@pytest.mark.parametrize("contrastive", ["triplet", "l1_only"])
+@pytest.mark.parametrize("contrastive", ["triplet", "triplet_aim", "l1_only"])
 def test_finds_the_spikes_of_the_white_box(spiky, contrastive):
     X, truth, white_box = spiky
     est = contralsp(contrastive=contrastive)
@@ -101,6 +101,24 @@ def test_contrastive_switch_changes_only_the_counterfactual_training(spiky):
     a = contralsp(beta=0.0).fit_transform(X, white_box)
     b = contralsp(beta=0.0, contrastive="l1_only").fit_transform(X, white_box)
     np.testing.assert_array_equal(a, b)
+
+
+def test_the_aim_reading_trains_the_counterfactuals_where_the_written_hinge_does_not(spiky):
+    """With the default margin b = 1 the written hinge max(0, D_an − D_ap − 1) is 0 for every anchor at the
+    distances of the counterfactuals (no gradient: the term trains nothing), the aim's max(0, D_an − D_ap + 1) is
+    about 1 for every anchor (active, with gradient); the same random draws, so the networks differ by the aim's
+    gradients only."""
+    from sklearn_tsmask._contrastive import triplet_term
+
+    X, _, white_box = spiky
+    x = torch.as_tensor(X, dtype=torch.float32)
+    nets = {c: contralsp(beta=1.0, contrastive=c).fit(X, white_box).perturbation_net_ for c in ("triplet", "triplet_aim")}
+    with torch.no_grad():
+        xr = {c: net(x) for c, net in nets.items()}
+        for c in nets:
+            assert torch.equal(triplet_term(xr[c], torch.Generator().manual_seed(0)), torch.zeros(len(X)))
+            assert bool((triplet_term(xr[c], torch.Generator().manual_seed(0), reading="aim") > 0.9).all())
+    assert not torch.allclose(xr["triplet"], xr["triplet_aim"])
 
 
 def test_loss_curve_decreases(spiky):

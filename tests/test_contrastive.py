@@ -55,6 +55,20 @@ def test_hand_computed_triplet_losses():
     np.testing.assert_allclose(triplet_term(xr, gen(), margin=9.0).numpy(), [0.8, 0.6, 0.2, 0.0, 0.0], atol=1e-12)
 
 
+def test_the_aim_reading_acts_until_the_negatives_are_closer_by_the_margin():
+    """Same clusters: max(0, D_an − D_ap + b) with b = 1: 10 − 0.2 + 1, 9.8 − 0.2 + 1, 9.5 − 0.3 + 1, 8.5 − 1 + 1."""
+    xr = constant_series([0.0, 0.2, 0.5, 1.5, 10.0])
+    np.testing.assert_allclose(triplet_term(xr, gen(), margin=1.0, reading="aim").numpy(),
+                               [10.8, 10.6, 10.2, 8.5, 0.0], atol=1e-12)
+    # at small distances (here 0.1 apart within clusters, 0.3 between) the written hinge never acts, the aim does
+    small = constant_series([0.0, 0.01, 0.02, 0.3, 0.31, 0.32])
+    assert torch.equal(triplet_term(small, gen(), margin=1.0), torch.zeros(6))
+    aim = triplet_term(small, gen(), margin=1.0, reading="aim")
+    assert bool((aim > 1.0).all())  # D_an − D_ap ≈ 0.29 > 0: each anchor pays 1.29
+    with pytest.raises(ValueError, match="reading must be"):
+        triplet_term(small, gen(), reading="text")
+
+
 def test_negatives_are_k_random_members_of_the_other_cluster():
     """Other cluster of 10 distinct series: K- = 10 // 5 + 1 = 3 of them, drawn without replacement."""
     others = [20.0 + k for k in range(10)]
