@@ -57,6 +57,8 @@ class _CaptumBaseline:
 
     #: display name in the reports (set by subclasses)
     name = None
+    #: whether the attribution is computed by captum (optional extra)
+    needs_captum = True
 
     def __init__(self, *, task="classification", batch_size=64, device="auto", random_state=None):
         self.task = task
@@ -68,7 +70,7 @@ class _CaptumBaseline:
         raise NotImplementedError
 
     def fit_transform(self, X, y=None, *, model=None):
-        if not captum_available():
+        if self.needs_captum and not captum_available():
             raise ImportError('the captum baselines need captum: pip install "sklearn-tsmask[captum]"')
         series, inputs = (X.X, X.inputs) if isinstance(X, WithInputs) else (X, {})
         self.device_ = resolve_device(self.device)
@@ -125,3 +127,71 @@ class Occlusion(_CaptumBaseline):
             x, sliding_window_shapes=(1, 1), baselines=0.0, additional_forward_args=(classes, *extra),
             perturbations_per_eval=self.perturbations_per_eval,
         )
+
+
+class TimingIG(_CaptumBaseline):
+    """A TIMING-style baseline: integrated gradients along paths that keep random segments of the series.
+
+    TIMING (Jang et al., ICML 2025) integrates the gradient from the all-zero
+    series to ``x`` along paths on which random temporal segments are held at
+    their true values: at each of the ``n_steps`` interpolation points, every
+    series gets ``n_segments`` segments (one channel each, a length drawn
+    uniformly in ``[1, max_segment]``, a random start) that stay at ``x``
+    while the other entries are scaled by ``α``. An entry's attribution is
+    ``x`` times its mean gradient over the steps at which it was interpolated
+    (midpoint rule). Unlike plain integrated gradients, the model is never
+    evaluated on a series scaled down everywhere at once.
+
+    Written from the paper's description for the benchmarks only (not an
+    explainer of the package). It needs gradients; it explains the same scalar
+    as the captum baselines (see the module docstring).
+    """
+
+    name = "TIMING (segment-retaining IG)"
+    needs_captum = False
+
+    def __init__(self, *, n_steps=50, n_segments=5, max_segment=0.5, task="classification", batch_size=64,
+                 device="auto", random_state=None):
+        super().__init__(task=task, batch_size=batch_size, device=device, random_state=random_state)
+        self.n_steps = n_steps
+        self.n_segments = n_segments
+        self.max_segment = max_segment
+
+    def fit_transform(self, X, y=None, *, model=None):
+        seed = 0 if self.random_state is None else int(self.random_state)
+        self._generator = torch.Generator().manual_seed(seed)
+        return super().fit_transform(X, y, model=model)
+
+    def _retained(self, n_rows, C, T, device):
+        """Boolean (n_rows, C, T): True where an entry stays at its true value on this path point."""
+        g = self._generator
+        longest = max(1, min(T, int(round(self.max_segment * T)) if self.max_segment <= 1 else int(self.max_segment)))
+        channel = torch.randint(0, C, (n_rows, self.n_segments), generator=g)
+        length = torch.randint(1, longest + 1, (n_rows, self.n_segments), generator=g)
+        start = (torch.rand(n_rows, self.n_segments, generator=g) * (T - length + 1)).long()
+        t = torch.arange(T)
+        inside = (t >= start[..., None]) & (t < (start + length)[..., None])  # (rows, S, T)
+        keep = torch.zeros(n_rows, C, T, dtype=torch.bool)
+        for s in range(self.n_segments):
+            keep[torch.arange(n_rows), channel[:, s]] |= inside[:, s]
+        return keep.to(device)
+
+    def _attribute(self, target, x, classes, extra):
+        n, C, T = x.shape
+        grad_sum = torch.zeros_like(x)
+        count = torch.zeros_like(x)
+        steps_per_call = max(1, 256 // max(1, n))
+        alphas = (torch.arange(self.n_steps, dtype=x.dtype, device=x.device) + 0.5) / self.n_steps
+        for lo in range(0, self.n_steps, steps_per_call):
+            a = alphas[lo:lo + steps_per_call]
+            k = len(a)
+            keep = self._retained(k * n, C, T, x.device).reshape(k, n, C, T)
+            xs = x.unsqueeze(0).expand(k, n, C, T)
+            z = torch.where(keep, xs, a.view(k, 1, 1, 1) * xs).reshape(k * n, C, T).detach().requires_grad_(True)
+            rep = [v.repeat(k, *([1] * (v.ndim - 1))) for v in extra]
+            out = target(z, classes.repeat(k, *([1] * (classes.ndim - 1))), *rep)
+            (grad,) = torch.autograd.grad(out.sum(), z)
+            free = (~keep).to(x.dtype)
+            grad_sum += (grad.reshape(k, n, C, T) * free).sum(0)
+            count += free.sum(0)
+        return x * grad_sum / count.clamp_min(1.0)

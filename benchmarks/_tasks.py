@@ -33,7 +33,16 @@ MEASURED_REFERENCES = {
     }
 }
 
-BENCHMARKS = tuple(PAPER)
+#: The synthetic benchmarks (ground truth: AUP, AUR, ... and the cumulative metrics on the GRU ones).
+SYNTHETIC = tuple(PAPER)
+#: Real panels bundled with sktime / aeon (no ground truth: faithfulness metrics only); see ``_real.py``.
+REAL = ("basicmotions", "japanesevowels", "italypower")
+BENCHMARKS = SYNTHETIC + REAL
+
+
+def is_real(name):
+    """Whether ``name`` is a real panel (no ground truth)."""
+    return name in REAL
 
 
 @dataclass
@@ -42,7 +51,8 @@ class Task:
 
     name: str
     X: np.ndarray
-    true_saliency: np.ndarray
+    #: ground truth, None on the real panels
+    true_saliency: object
     model: object
     #: per-series model inputs besides the series (name -> array with one row per series), {} when none
     inputs: dict = field(default_factory=dict)
@@ -87,7 +97,7 @@ def _hmm(name, seed, n_explain, device):
     return Task(name, data.X_test[:n], data.true_saliency_test[:n], model, {}, info)
 
 
-def load_task(name, seed, *, n_samples=100, n_explain=None, device="auto"):
+def load_task(name, seed, *, n_samples=100, n_explain=None, device="auto", black_box="gru"):
     """Load benchmark ``name`` for ``seed``.
 
     Parameters
@@ -99,12 +109,20 @@ def load_task(name, seed, *, n_samples=100, n_explain=None, device="auto"):
     n_samples : int
         Number of series of the rare benchmarks.
     n_explain : int or None
-        Number of test series explained for State / Switch-Feature (None = all 200).
+        Number of test series explained for State / Switch-Feature (None = all 200) and the real
+        panels (None = their default, ``_real.REAL``).
     device : str
         Device used to train the GRU black box when it is not cached.
+    black_box : {"gru", "minirocket"}
+        The black box of the real panels (ignored by the synthetic ones).
     """
     if name not in BENCHMARKS:
         raise ValueError(f"unknown benchmark {name!r}; choose from {BENCHMARKS}")
     if name.startswith("rare"):
         return _rare(name, seed, n_samples)
+    if is_real(name):
+        from ._real import load_real
+
+        X, model, info = load_real(name, seed, n_explain=n_explain, black_box=black_box, device=device)
+        return Task(name, X, None, model, {}, info)
     return _hmm(name, seed, n_explain, device)

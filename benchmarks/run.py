@@ -21,6 +21,7 @@ same data and model.
 import argparse
 import ast
 import datetime
+import inspect
 import json
 import os
 import platform
@@ -35,11 +36,24 @@ import torch
 
 import sklearn_tsmask
 from sklearn_tsmask._utils import resolve_device
-from sklearn_tsmask.metrics import auprc, auroc, aup, aur, entropy, information
+from sklearn_tsmask.metrics import (
+    auprc,
+    auroc,
+    aup,
+    aur,
+    comprehensiveness,
+    cumulative_prediction_difference,
+    cumulative_prediction_preservation,
+    entropy,
+    fidelity_accuracy,
+    information,
+    sufficiency,
+)
 
-from ._baselines import IntegratedGradients, Occlusion
+from ._baselines import IntegratedGradients, Occlusion, TimingIG
 from ._measure import PeakMemory, explain_once, floor_seconds
-from ._tasks import BENCHMARKS, MEASURED_REFERENCES, PAPER, load_task
+from ._real import BLACK_BOXES
+from ._tasks import BENCHMARKS, MEASURED_REFERENCES, PAPER, SYNTHETIC, is_real, load_task
 
 HERE = Path(__file__).resolve().parent
 
@@ -56,7 +70,9 @@ def cli_name(cls):
 LIBRARY_EXPLAINERS = {cli_name(cls): cls for _, cls in sklearn_tsmask.all_explainers()}
 #: captum baselines (optional extra ``captum``), for context; not mask explainers of the library.
 #: Explainers without an optimisation loop: no speed floor, no warm-up steps.
-BASELINES = {"integrated_gradients": IntegratedGradients, "occlusion": Occlusion}
+BASELINES = {"integrated_gradients": IntegratedGradients, "occlusion": Occlusion, "timing": TimingIG}
+#: Baselines that need the black box's gradients (not run on a gradient-free black box).
+NEEDS_GRADIENTS = {"integrated_gradients", "timing"}
 #: Every ``--explainer`` choice -> class.
 EXPLAINERS = {**LIBRARY_EXPLAINERS, **BASELINES}
 
@@ -82,7 +98,14 @@ PAPER_SETTINGS = {
     },
     "integrated_gradients": {"rare": dict(task="regression"), "hmm": dict(task="classification")},
     "occlusion": {"rare": dict(task="regression"), "hmm": dict(task="classification")},
+    "timing": {"rare": dict(task="regression"), "hmm": dict(task="classification")},
 }
+#: The real panels (classifiers, one output per series) use the settings of the GRU classifier benchmarks.
+for _settings in PAPER_SETTINGS.values():
+    if "hmm" in _settings:
+        _settings.setdefault("real", _settings["hmm"])
+    elif "state" in _settings:
+        _settings.setdefault("real", _settings["state"])
 #: Settings that beat the papers' where we measured it (benchmarks/RESULTS.md), per family.
 RECOMMENDED = {
     "dynamask": {
@@ -107,6 +130,8 @@ RECOMMENDED = {
         "hmm": {},
     },
 }
+for _settings in RECOMMENDED.values():
+    _settings.setdefault("real", _settings.get("hmm", {}))
 _unknown = (set(PAPER_SETTINGS) | set(RECOMMENDED)) - set(EXPLAINERS)
 if _unknown:  # a renamed or removed explainer: its settings would silently stop applying
     raise ImportError(f"settings for unknown explainers {sorted(_unknown)}; explainers: {sorted(EXPLAINERS)}")
@@ -129,7 +154,9 @@ TINT_SETTINGS = {
 
 
 def family(benchmark):
-    """The hyper-parameter family of a benchmark: "rare" (white boxes) or "hmm" (GRU black boxes)."""
+    """The hyper-parameter family of a benchmark: "rare" (white boxes), "hmm" (GRU black boxes) or "real"."""
+    if is_real(benchmark):
+        return "real"
     return "rare" if benchmark.startswith("rare") else "hmm"
 
 
@@ -179,6 +206,9 @@ def make_explainer(name, benchmark, overrides, device, seed, preset="paper"):
     defaults = PAPER_SETTINGS.get(name, {})
     tuned = RECOMMENDED.get(name, {}).get(fam, {}) if preset == "recommended" else {}
     base = defaults.get(benchmark, defaults.get(fam, {}))
+    if name in BASELINES:  # --set meant for the mask explainers: a baseline takes only its own keywords
+        accepted = set(inspect.signature(cls).parameters)
+        overrides = {k: v for k, v in overrides.items() if k in accepted}
     params = {**base, **tuned, **overrides, "device": device, "random_state": seed}
     if name in LIBRARY_EXPLAINERS:
         known = cls().get_params()
@@ -195,6 +225,29 @@ def make_explainer(name, benchmark, overrides, device, seed, preset="paper"):
     return display_name(name), cls(**params), params
 
 
+#: The cumulative metrics' removal steps and every faithfulness metric's substitution (the series' channel mean).
+CUMULATIVE_STEPS = 50
+FAITHFULNESS_BASELINE = "average"
+TOP_FRACTION = 0.2
+
+
+def faithfulness(model, X, masks, device):
+    """Faithfulness of ``masks`` for a classifier: no ground truth needed (SPEC's fidelity and cumulative metrics).
+
+    comprehensiveness / sufficiency / accuracy drop: the 20 % top-ranked entries (or all the others) replaced by
+    the series' channel mean; CPD / CPP: 50 entries removed one at a time from the top / bottom of the ranking.
+    For a model with an output per time step, each value is averaged over the positions.
+    """
+    opts = dict(baseline=FAITHFULNESS_BASELINE, device=device)
+    return {
+        "comprehensiveness": comprehensiveness(model, X, masks, top_fraction=TOP_FRACTION, **opts),
+        "sufficiency": sufficiency(model, X, masks, top_fraction=TOP_FRACTION, **opts),
+        "accuracy_drop": 1.0 - fidelity_accuracy(model, X, masks, top_fraction=TOP_FRACTION, **opts),
+        "cpd": cumulative_prediction_difference(model, X, masks, n_steps=CUMULATIVE_STEPS, **opts),
+        "cpp": cumulative_prediction_preservation(model, X, masks, n_steps=CUMULATIVE_STEPS, **opts),
+    }
+
+
 def score(truth, masks):
     return {
         "aup": aup(truth, masks),
@@ -207,9 +260,14 @@ def score(truth, masks):
 
 
 def run_one(args, name, benchmark, seed, overrides):
-    task = load_task(benchmark, seed, n_samples=args.n_samples, n_explain=args.n_explain, device=args.device)
+    task = load_task(benchmark, seed, n_samples=args.n_samples, n_explain=args.n_explain, device=args.device,
+                     black_box=args.black_box)
     display, explainer, params = make_explainer(name, benchmark, overrides, args.device, seed, args.preset)
     device = resolve_device(args.device)
+    if name in NEEDS_GRADIENTS and task.info.get("gradients") is False:
+        print(f"[{benchmark} seed {seed}] {display}: skipped, the black box has no gradients", flush=True)
+        return {"benchmark": benchmark, "explainer": display, "seed": seed, "skipped": "needs gradients",
+                **{f"task_{k}": v for k, v in task.info.items()}, "params": {}}
     with PeakMemory(device) as mem:
         _sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
         _sync()
@@ -227,13 +285,16 @@ def run_one(args, name, benchmark, seed, overrides):
     else:
         n_iter = explanation["n_iter"]
         floor, floor_step = floor_seconds(explainer, task.panel, n_iter)
+    quality = {} if task.true_saliency is None else score(task.true_saliency, masks)
+    if family(benchmark) != "rare":  # classifiers: faithfulness without ground truth
+        quality.update(faithfulness(task.model, task.panel, masks, args.device))
     rec = {
         "benchmark": benchmark,
         "explainer": display,
         "seed": seed,
         "n_series": int(len(task.X)),
         "device": explainer.device_.type,
-        **score(task.true_saliency, masks),
+        **quality,
         "seconds": seconds,
         "seconds_per_series": seconds / len(task.X),
         "peak_memory_mb": mem.peak_bytes / 2**20,
@@ -246,8 +307,10 @@ def run_one(args, name, benchmark, seed, overrides):
     }
     if "area" in explanation:  # DynaMask: the area chosen per series
         rec["chosen_area_median"] = float(np.median(explanation["area"]))
+    summary = (f"AUP {rec['aup']:.3f} AUR {rec['aur']:.3f} " if "aup" in rec else "") + (
+        f"CPD {rec['cpd']:.3f} CPP {rec['cpp']:.3f} comp {rec['comprehensiveness']:.3f} " if "cpd" in rec else "")
     print(
-        f"[{benchmark} seed {seed}] {display}: AUP {rec['aup']:.3f} AUR {rec['aur']:.3f} "
+        f"[{benchmark} seed {seed}] {display}: {summary}"
         f"{seconds:.1f} s ({rec['seconds_per_series']:.3f} s/series), "
         + (f"floor ratio {rec['floor_ratio']:.2f}, " if floor else "")
         + f"peak {rec['peak_memory_mb']:.0f} MB",
@@ -291,82 +354,193 @@ def _mean_std(records, key):
     return float(np.mean(vals)), float(np.std(vals))
 
 
-def report(args, records, command, device):
-    date = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
-    display = records[0]["explainer"]
-    vers = versions()
-    lines = [
-        f"\n## {display} — {date}, {device.type}\n",
+def _cell(recs, key, fmt="{:.3f}"):
+    """mean (± std over seeds) of ``key`` over ``recs``, or "–"."""
+    ms = _mean_std(recs, key)
+    if ms is None:
+        return "–"
+    n = sum(isinstance(r.get(key), (int, float)) for r in recs)
+    return fmt.format(ms[0]) + (f" ± {fmt.format(ms[1])}" if n > 1 else "")
+
+
+def _header(title, args, command, device, vers, date):
+    n_explain = "default counts" if args.n_explain is None else f"first {args.n_explain} test series"
+    return [
+        f"\n## {title} — {date}, {device.type}\n",
         f"- machine: {machine(device)}",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in vers.items()),
         f"- command: `{command}`",
-        f"- preset: {args.preset}; seeds: {args.seeds} (mean ± std over seeds); rare benchmarks N={args.n_samples}; State/Switch-Feature: "
-        + ("all 200 test series" if args.n_explain is None else f"first {args.n_explain} test series"),
-        "",
-        "| benchmark | AUP | AUR | information | entropy | AUROC | AUPRC | seconds | s / series | floor ratio | peak MB | paper AUP / AUR |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        f"- preset: {args.preset}; seeds: {args.seeds} (mean ± std over seeds); rare benchmarks N={args.n_samples}; "
+        f"State/Switch-Feature: " + ("all 200 test series" if args.n_explain is None else f"first {args.n_explain} test series")
+        + (f"; real panels: {n_explain}, black box {args.black_box}" if any(is_real(b) for b in args.data) else ""),
     ]
+
+
+_FAITHFULNESS_NOTE = (
+    f"- faithfulness (no ground truth): comprehensiveness (↑), sufficiency (↓) and accuracy drop (↑) with the "
+    f"top {TOP_FRACTION:.0%} entries (or all the others) replaced by the series' channel mean; CPD (↑) / CPP (↓): "
+    f"{CUMULATIVE_STEPS} entries removed one at a time from the top / bottom of the ranking (same substitution), "
+    "L1 change of the class probabilities summed over the steps; per-step outputs averaged over positions"
+)
+
+
+def _synthetic_lines(args, records, display):
+    lines = [
+        "",
+        "| benchmark | AUP | AUR | information | entropy | AUROC | AUPRC | CPD | CPP | seconds | s / series | floor ratio | "
+        "peak MB | paper AUP / AUR |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for bench in [b for b in args.data if not is_real(b)]:
+        recs = [r for r in records if r["benchmark"] == bench]
+        if not recs:
+            continue
+        paper = PAPER[bench].get(display)
+        lines.append(
+            f"| {bench} | {_cell(recs, 'aup')} | {_cell(recs, 'aur')} | {_cell(recs, 'information', '{:.0f}')} | "
+            f"{_cell(recs, 'entropy', '{:.1f}')} | {_cell(recs, 'auroc')} | {_cell(recs, 'auprc')} | "
+            f"{_cell(recs, 'cpd')} | {_cell(recs, 'cpp')} | {_cell(recs, 'seconds', '{:.1f}')} | "
+            f"{_cell(recs, 'seconds_per_series', '{:.3f}')} | {_cell(recs, 'floor_ratio', '{:.2f}')} | "
+            f"{_cell(recs, 'peak_memory_mb', '{:.0f}')} | {'%.2f / %.2f' % paper if paper else '–'} |"
+        )
+    return lines
+
+
+def _real_lines(args, records):
+    lines = [
+        "",
+        "| benchmark | black box | test accuracy | series | comprehensiveness | sufficiency | accuracy drop | CPD | CPP | "
+        "seconds | s / series | floor ratio | peak MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for bench in [b for b in args.data if is_real(b)]:
+        recs = [r for r in records if r["benchmark"] == bench]
+        if not recs:
+            continue
+        if all("skipped" in r for r in recs):
+            lines.append(f"| {bench} | {args.black_box} | {_cell(recs, 'task_test_accuracy')} | – | "
+                         f"{recs[0]['skipped']} | | | | | | | | |")
+            continue
+        lines.append(
+            f"| {bench} | {args.black_box} | {_cell(recs, 'task_test_accuracy')} | {recs[0]['n_series']} | "
+            f"{_cell(recs, 'comprehensiveness')} | {_cell(recs, 'sufficiency')} | {_cell(recs, 'accuracy_drop')} | "
+            f"{_cell(recs, 'cpd')} | {_cell(recs, 'cpp')} | {_cell(recs, 'seconds', '{:.1f}')} | "
+            f"{_cell(recs, 'seconds_per_series', '{:.3f}')} | {_cell(recs, 'floor_ratio', '{:.2f}')} | "
+            f"{_cell(recs, 'peak_memory_mb', '{:.0f}')} |"
+        )
+    return lines
+
+
+def _tint_lines(records):
+    tint_rows = [(r["benchmark"], r["tint"]) for r in records if "tint" in r]
+    if not tint_rows:
+        return []
+    lines = ["", "tint (reference library, same data and model, first seed; ours = our masks on the same series):", "",
+             "| benchmark | series | tint AUP | tint AUR | tint information | tint entropy | tint seconds | tint s / series | "
+             "ours AUP / AUR | note |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for bench, t in tint_rows:
+        if "error" in t:
+            lines.append(f"| {bench} | – | – | – | – | – | – | – | – | {t['error']} |")
+        else:
+            o = t["ours_same_series"]
+            extra = format_params(t["settings"])
+            lines.append(
+                f"| {bench} | {t['n_series']} | {t['aup']:.3f} | {t['aur']:.3f} | {t['information']:.0f} | "
+                f"{t['entropy']:.1f} | {t['seconds']:.1f} | {t['seconds_per_series']:.3f} | {o['aup']:.3f} / {o['aur']:.3f} | "
+                f"tint {t['versions'].get('tint', '?')}{'; ' + extra if extra else ''} |"
+            )
+    return lines
+
+
+def _model_lines(records):
+    lines = []
+    models = {r["benchmark"]: r for r in records if "task_test_accuracy" in r}
+    for bench, r in models.items():
+        lines.append(f"- {bench} black box: {r['task_model']}, test accuracy {r['task_test_accuracy']:.3f}")
+    return lines
+
+
+def _save(args, text, stem, device, payload):
+    if args.no_save:
+        return
+    out_dir = HERE / "results"
+    out_dir.mkdir(exist_ok=True)
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    (out_dir / f"{stem}_{stamp}_{device.type}.json").write_text(json.dumps(payload, indent=1, default=str))
+    (out_dir / f"{stem}_{stamp}_{device.type}.md").write_text(text)
+    with open(args.results_md, "a") as f:
+        f.write(text)
+
+
+def report(args, records, command, device):
+    """One section per explainer: ground-truth and cumulative metrics (synthetic), faithfulness (real panels)."""
+    date = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    display = records[0]["explainer"]
+    vers = versions()
+    lines = _header(display, args, command, device, vers, date)
+    if any(not is_real(b) for b in args.data):
+        lines += _synthetic_lines(args, records, display)
+    if any(is_real(b) for b in args.data):
+        lines += _real_lines(args, records)
+    lines += _tint_lines(records)
+    lines.append("")
+    refs = [(b, MEASURED_REFERENCES[b][display]) for b in args.data if display in MEASURED_REFERENCES.get(b, {})]
+    lines += [f"- reference implementation measured for {b}: {text}" for b, text in refs]
+    if any(family(b) != "rare" for b in args.data):
+        lines.append(_FAITHFULNESS_NOTE)
+    lines += _model_lines(records)
+    params = next((r["params"] for r in records if r.get("params")), {})
+    lines.append("- hyper-parameters (first benchmark): " + format_params(params, with_count=True))
+    text = "\n".join(lines) + "\n"
+    print(text)
+    payload = {"date": date, "machine": machine(device), "versions": vers, "command": command, "records": records}
+    _save(args, text, display.lower().split(" ")[0], device, payload)
+
+
+def comparison(args, records, command, device):
+    """Several explainers on the same benchmarks: one table per benchmark, a row per explainer."""
+    date = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    vers = versions()
+    lines = _header("Comparison: " + ", ".join(dict.fromkeys(r["explainer"] for r in records)), args, command,
+                    device, vers, date)
     for bench in args.data:
         recs = [r for r in records if r["benchmark"] == bench]
         if not recs:
             continue
-
-        def cell(key, fmt="{:.3f}"):
-            ms = _mean_std(recs, key)
-            if ms is None:
-                return "–"
-            return fmt.format(ms[0]) + (f" ± {fmt.format(ms[1])}" if len(recs) > 1 else "")
-
-        paper = PAPER[bench].get(display)
-        lines.append(
-            f"| {bench} | {cell('aup')} | {cell('aur')} | {cell('information', '{:.0f}')} | {cell('entropy', '{:.1f}')} | "
-            f"{cell('auroc')} | {cell('auprc')} | {cell('seconds', '{:.1f}')} | {cell('seconds_per_series', '{:.3f}')} | "
-            f"{cell('floor_ratio', '{:.2f}')} | {cell('peak_memory_mb', '{:.0f}')} | "
-            f"{'%.2f / %.2f' % paper if paper else '–'} |"
-        )
-    tint_rows = [(r["benchmark"], r["tint"]) for r in records if "tint" in r]
-    if tint_rows:
-        lines += ["", "tint (reference library, same data and model, first seed; ours = our masks on the same series):", "",
-                  "| benchmark | series | tint AUP | tint AUR | tint information | tint entropy | tint seconds | tint s / series | ours AUP / AUR | note |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
-        for bench, t in tint_rows:
-            if "error" in t:
-                lines.append(f"| {bench} | – | – | – | – | – | – | – | – | {t['error']} |")
-            else:
-                o = t["ours_same_series"]
-                extra = format_params(t["settings"])
-                lines.append(
-                    f"| {bench} | {t['n_series']} | {t['aup']:.3f} | {t['aur']:.3f} | {t['information']:.0f} | {t['entropy']:.1f} | "
-                    f"{t['seconds']:.1f} | {t['seconds_per_series']:.3f} | {o['aup']:.3f} / {o['aur']:.3f} | "
-                    f"tint {t['versions'].get('tint', '?')}{'; ' + extra if extra else ''} |"
-                )
-    refs = [(b, MEASURED_REFERENCES[b][display]) for b in args.data if display in MEASURED_REFERENCES.get(b, {})]
-    if refs:
-        lines += [""] + [f"- reference implementation measured for {b}: {text}" for b, text in refs]
-    models = {r["benchmark"]: r for r in records if "task_test_accuracy" in r}
-    for bench, r in models.items():
-        lines.append(f"- {bench} black box: {r['task_model']}, test accuracy {r['task_test_accuracy']:.3f}")
-    params = records[0]["params"]
-    lines.append("- hyper-parameters (first benchmark): " + format_params(params, with_count=True))
+        truth = not is_real(bench)
+        faithful = family(bench) != "rare"
+        cols = (["AUP", "AUR"] if truth else []) + (
+            ["comprehensiveness", "sufficiency", "accuracy drop", "CPD", "CPP"] if faithful else []) + ["s / series"]
+        keys = (["aup", "aur"] if truth else []) + (
+            ["comprehensiveness", "sufficiency", "accuracy_drop", "cpd", "cpp"] if faithful else []) + ["seconds_per_series"]
+        title = bench + (f" (black box {args.black_box})" if is_real(bench) else "")
+        lines += ["", f"**{title}**", "", "| explainer | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+        for name in dict.fromkeys(r["explainer"] for r in recs):
+            mine = [r for r in recs if r["explainer"] == name]
+            if all("skipped" in r for r in mine):
+                lines.append(f"| {name} | " + " | ".join([mine[0]["skipped"]] + [""] * (len(cols) - 1)) + " |")
+                continue
+            lines.append(f"| {name} | " + " | ".join(_cell(mine, k) for k in keys) + " |")
+    lines.append("")
+    if any(family(b) != "rare" for b in args.data):
+        lines.append(_FAITHFULNESS_NOTE)
+    lines += _model_lines(records)
     text = "\n".join(lines) + "\n"
     print(text)
-    if not args.no_save:
-        out_dir = HERE / "results"
-        out_dir.mkdir(exist_ok=True)
-        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-        payload = {"date": date, "machine": machine(device), "versions": vers, "command": command, "records": records}
-        (out_dir / f"{display.lower()}_{stamp}_{device.type}.json").write_text(json.dumps(payload, indent=1, default=str))
-        (out_dir / f"{display.lower()}_{stamp}_{device.type}.md").write_text(text)
-        with open(args.results_md, "a") as f:
-            f.write(text)
+    payload = {"date": date, "machine": machine(device), "versions": vers, "command": command, "records": records}
+    _save(args, text, "comparison", device, payload)
 
 
-def warm_up(args, overrides):
+def warm_up(args, name, overrides):
     """A few steps on two series first, so that start-up costs (kernel loading, allocator,
     cuDNN handles) are not charged to the first measured run."""
-    task = load_task(args.data[0], args.seeds[0], n_samples=args.n_samples, n_explain=2, device=args.device)
-    _, explainer, _ = make_explainer(args.explainer, args.data[0], overrides, args.device, 0, args.preset)
-    if args.explainer in BASELINES:
+    task = load_task(args.data[0], args.seeds[0], n_samples=args.n_samples, n_explain=2, device=args.device,
+                     black_box=args.black_box)
+    if name in NEEDS_GRADIENTS and task.info.get("gradients") is False:
+        return
+    _, explainer, _ = make_explainer(name, args.data[0], overrides, args.device, 0, args.preset)
+    if name in BASELINES:
         explainer.fit_transform(task.panel[:2], model=task.model)
     else:
         explain_once(explainer.set_params(max_iter=3), task.panel[:2], task.model)
@@ -387,16 +561,23 @@ def parse_overrides(pairs):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--explainer", choices=sorted(EXPLAINERS), default="dynamask",
-                        help="the library's explainers (sklearn_tsmask.all_explainers(), by module name) "
-                             "and the captum baselines")
-    parser.add_argument("--data", nargs="+", choices=BENCHMARKS, default=list(BENCHMARKS))
+    parser.add_argument("--explainer", nargs="+", choices=sorted(EXPLAINERS), default=["dynamask"],
+                        help="the library's explainers (sklearn_tsmask.all_explainers(), by module name), "
+                             "the captum baselines and the TIMING-style baseline; several give a comparison table too")
+    parser.add_argument("--data", nargs="+", choices=BENCHMARKS, default=list(SYNTHETIC),
+                        help="the six synthetic benchmarks (default) and the real panels " + ", ".join(
+                            b for b in BENCHMARKS if is_real(b)))
+    parser.add_argument("--black-box", choices=BLACK_BOXES, default="gru",
+                        help="the black box of the real panels: a GRU (gradients) or MiniRocket + logistic "
+                             "regression (no gradients)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--preset", choices=["paper", "recommended"], default="paper",
                         help="papers' hyper-parameters (default) or the ones we measured to work better")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a hyper-parameter")
     parser.add_argument("--n-samples", type=int, default=100, help="series of the rare benchmarks (default 100)")
-    parser.add_argument("--n-explain", type=int, default=None, help="State/Switch test series to explain (default all 200)")
+    parser.add_argument("--n-explain", type=int, default=None,
+                        help="test series to explain on State/Switch (default all 200) and the real panels "
+                             "(default: BasicMotions 40, JapaneseVowels 100, ItalyPowerDemand 100)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--tint", action="store_true", help="also run tint on the same data and model")
@@ -411,13 +592,18 @@ def main(argv=None):
     raw = sys.argv[1:] if argv is None else argv
     command = "python -m benchmarks " + " ".join(shlex.quote(a) for a in raw)
     overrides = parse_overrides(args.set)
-    warm_up(args, overrides)
+    device = resolve_device(args.device)
     records = []
-    for bench in args.data:
-        for seed in args.seeds:
-            records.append(run_one(args, args.explainer, bench, seed, overrides))
-    device = torch.device(records[0]["device"])
-    report(args, records, command, device)
+    for name in args.explainer:
+        warm_up(args, name, overrides)
+        mine = []
+        for bench in args.data:
+            for seed in args.seeds:
+                mine.append(run_one(args, name, bench, seed, overrides))
+        report(args, mine, command, device)
+        records += mine
+    if len(args.explainer) > 1:
+        comparison(args, records, command, device)
     return records
 
 
