@@ -97,6 +97,8 @@ class Batch:
         The groups of entries sharing one mask value (the ``segments``
         parameter) for series of the batch's shape; None for one value per
         entry.
+    mask_init : {"constant", "startgrad"}
+        Where :meth:`mask_parameter` starts (the ``mask_init`` parameter).
     """
 
     x: torch.Tensor
@@ -111,19 +113,45 @@ class Batch:
     loss: str
     selection: object = None
     segments: object = None
+    mask_init: str = "constant"
 
     @property
     def size(self):
         return self.x.shape[0]
 
-    def mask_parameter(self, *leading):
-        """A trainable mask (or gate) parameter at 0.5: ``(B, *leading, S)`` per segment, else ``(B, *leading, C, T)``.
+    def mask_parameter(self, *leading, offset=0.0):
+        """A trainable mask (or gate) parameter: ``(B, *leading, S)`` per segment, else ``(B, *leading, C, T)``.
 
-        :meth:`expand` turns it into values per entry.
+        At 0.5 (``mask_init="constant"``) or at the StartGrad ranks (:meth:`startgrad`) plus ``offset``, the
+        same for every ``leading`` index. :meth:`expand` turns it into values per entry.
         """
         B, C, T = self.x.shape
         shape = (B, *leading, self.segments.n_groups) if self.segments is not None else (B, *leading, C, T)
-        return torch.full(shape, 0.5, dtype=self.x.dtype, device=self.x.device, requires_grad=True)
+        if self.mask_init == "constant":
+            return torch.full(shape, 0.5, dtype=self.x.dtype, device=self.x.device, requires_grad=True)
+        start = self.startgrad()
+        start = start.view(B, *([1] * len(leading)), *start.shape[1:]).expand(shape)
+        return (start + offset).requires_grad_(True)
+
+    def startgrad(self):
+        """StartGrad's initial values ``(B, C, T)`` (``(B, S)`` per segment), in [0, 1].
+
+        The per-series quantile transform of ``|x ⊙ ∇_x s(x)|``: ``s`` is the log-probability of the explained
+        classes (``log_loss``) or half the squared norm of the explained outputs (``squared_error``), both
+        restricted to the ``target`` selection, summed over time steps. Entries with equal scores share their
+        mean rank, so an all-zero gradient starts every entry at 0.5, as the constant start.
+        """
+        x = self.x.detach().clone().requires_grad_(True)
+        with torch.enable_grad():
+            if self.loss == "log_loss":  # the error is the cross-entropy: minus the log-probability
+                s = -self.error(x).sum()
+            else:  # the error to a zero target is the mean square of the explained outputs
+                s = 0.5 * self.error(x, target=torch.zeros_like(self.target)).sum()
+            (grad,) = torch.autograd.grad(s, x)
+        score = (grad * x).abs().detach()
+        if self.segments is not None:
+            score = self.segments.mean(score)
+        return _mean_ranks(score.reshape(score.shape[0], -1)).reshape(score.shape).to(self.x.dtype)
 
     def expand(self, values):
         """Values of :meth:`mask_parameter`'s shape as values per entry ``(..., C, T)``."""
@@ -170,6 +198,24 @@ class Batch:
         K = out.shape[-1]
         ce = F.cross_entropy(out.reshape(-1, K), target_classes.reshape(-1), reduction="none")
         return ce.view(M, -1).mean(-1)
+
+
+def _mean_ranks(values):
+    """Ranks of each row's values mapped to [0, 1] (ties share their mean rank; a row of one value: 0.5)."""
+    n = values.shape[-1]
+    if n == 1:
+        return torch.full_like(values, 0.5, dtype=torch.float64)
+    order = values.argsort(dim=-1, stable=True)
+    sorted_values = values.gather(-1, order)
+    position = torch.arange(n, device=values.device, dtype=torch.float64).expand(values.shape).contiguous()
+    new_run = torch.ones_like(sorted_values, dtype=torch.bool)
+    new_run[..., 1:] = sorted_values[..., 1:] != sorted_values[..., :-1]
+    run_id = new_run.cumsum(-1) - 1  # run of equal values each sorted position belongs to
+    total = torch.zeros_like(position).scatter_add_(-1, run_id, position)
+    count = torch.zeros_like(position).scatter_add_(-1, run_id, torch.ones_like(position))
+    mean_position = (total / count.clamp_min(1)).gather(-1, run_id)
+    ranks = torch.empty_like(mean_position).scatter_(-1, order, mean_position)
+    return ranks / (n - 1)
 
 
 def _target_classes(target, selection):
@@ -228,6 +274,17 @@ _SHARED_PARAMETERS = """    target : int, label, tuple, array-like or None, defa
         per entry, constant on each group. Fewer values to learn: smoother
         masks, and a gradient-free black box's noisy gradient estimate is
         averaged over each group.
+    mask_init : {"constant", "startgrad"}, default="constant"
+        Where the masks start. ``"constant"``: every mask value at 0.5
+        (ContraLSP: every gate open). ``"startgrad"``: StartGrad (Ündes et
+        al., ICLR 2025), the ranks of ``|x ⊙ ∇_x s(x)|`` within each series
+        mapped to [0, 1] (a quantile transform; tied entries share their
+        mean rank; per segment with ``segments``), where ``s`` is the
+        log-probability of the explained class (``loss="log_loss"``) or half
+        the squared norm of the explained output (``"squared_error"``),
+        restricted to ``target``; ContraLSP's gates start at these values.
+        One extra forward and backward pass of the black box per batch (an
+        estimate for a gradient-free black box).
 """
 
 
@@ -271,6 +328,7 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
         "model": "no_validation",
         "target": "no_validation",  # checked against the model's output when it is known (_target.py)
         "segments": "no_validation",  # checked by check_segments, and against the series' shape (_segments.py)
+        "mask_init": [StrOptions({"constant", "startgrad"})],
         "model_layout": [StrOptions({"NCT", "NTC"})],
         "device": [str, torch.device],
         "random_state": ["random_state"],
@@ -648,6 +706,7 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
                         loss=self.loss,
                         selection=sel,
                         segments=segmentation[g],
+                        mask_init=self.mask_init,
                     )
                     objective = self._make_objective(batch, networks)
                     optimizer = self._make_optimizer(objective.parameters())

@@ -303,6 +303,7 @@ class ContraLSP(BaseMaskExplainer):
         loss="squared_error",
         target=None,
         segments=None,
+        mask_init="constant",
         callbacks=None,
         model=None,
         model_layout="NCT",
@@ -326,6 +327,7 @@ class ContraLSP(BaseMaskExplainer):
         self.loss = loss
         self.target = target
         self.segments = segments
+        self.mask_init = mask_init
         self.callbacks = callbacks
         self.model = model
         self.model_layout = model_layout
@@ -359,7 +361,9 @@ class _ContraLSPObjective(Objective):
     def __init__(self, est, batch, networks):
         self.est = est
         self.batch = batch
-        self.param = batch.mask_parameter()  # gate means μ: (B, C, T), or (B, S) per segment
+        # gate means μ: (B, C, T), or (B, S) per segment; at 0.5 all gates are open (g(μ) = μ + 0.5 before the trend);
+        # a StartGrad rank r starts the gate at r (μ = r − 0.5)
+        self.param = batch.mask_parameter(offset=-0.5)
         mode = est.transform_networks
         self.net = BatchNetwork(networks["perturbation_net_"], batch.x, training=batch.training, mode=mode)
         self.trend = BatchNetwork(networks["trend_net_"], batch.x, training=batch.training, mode=mode)

@@ -234,6 +234,7 @@ class DynaMask(BaseMaskExplainer):
         loss="squared_error",
         target=None,
         segments=None,
+        mask_init="constant",
         callbacks=None,
         model=None,
         model_layout="NCT",
@@ -261,6 +262,7 @@ class DynaMask(BaseMaskExplainer):
         self.loss = loss
         self.target = target
         self.segments = segments
+        self.mask_init = mask_init
         self.callbacks = callbacks
         self.model = model
         self.model_layout = model_layout

@@ -201,6 +201,7 @@ class ExtremalMask(BaseMaskExplainer):
         loss="squared_error",
         target=None,
         segments=None,
+        mask_init="constant",
         callbacks=None,
         model=None,
         model_layout="NCT",
@@ -221,6 +222,7 @@ class ExtremalMask(BaseMaskExplainer):
         self.loss = loss
         self.target = target
         self.segments = segments
+        self.mask_init = mask_init
         self.callbacks = callbacks
         self.model = model
         self.model_layout = model_layout
