@@ -168,3 +168,13 @@ def explain_once(explainer, X, model):
     """
     masks = explainer.fit_transform(X, model=model)
     return Bunch(masks=masks, n_iter=int(explainer.n_iter_))
+
+
+def publish(text, *, no_save=False, path=None):
+    """Print a report section and append it to ``benchmarks/RESULTS.md`` (or ``path``) unless ``no_save``."""
+    print(text)
+    if not no_save:
+        from pathlib import Path
+
+        with open(path or Path(__file__).resolve().parent / "RESULTS.md", "a") as fh:
+            fh.write("\n" + text)

@@ -28,6 +28,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from benchmarks.run import make_explainer, machine, versions  # noqa: E402
+from benchmarks._measure import publish  # noqa: E402
 from benchmarks._tasks import load_task  # noqa: E402
 from sklearn_tsmask.callbacks import Callback  # noqa: E402
 from sklearn_tsmask.metrics import aup, aur  # noqa: E402
@@ -133,10 +134,7 @@ def main(argv=None):
         *details,
         "",
     ])
-    print(text)
-    if not args.no_save:
-        with open(HERE / "RESULTS.md", "a") as fh:
-            fh.write("\n" + text)
+    publish(text, no_save=args.no_save)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from benchmarks._measure import explain_once, floor_seconds  # noqa: E402
+from benchmarks._measure import explain_once, floor_seconds, publish  # noqa: E402
 from benchmarks._tasks import load_task  # noqa: E402
 from benchmarks.run import LIBRARY_EXPLAINERS, machine, make_explainer, parse_overrides, versions  # noqa: E402
 from sklearn_tsmask._utils import resolve_device  # noqa: E402
@@ -96,10 +96,7 @@ def main(argv=None):
             f"{', '.join(f'{r:.2f}' for r in ratios)} | {statistics.median(ratios):.2f} |"
         )
     text = "\n".join(lines) + "\n"
-    print(text)
-    if not args.no_save:
-        with open(HERE / "RESULTS.md", "a") as fh:
-            fh.write("\n" + text)
+    publish(text, no_save=args.no_save)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from benchmarks._measure import publish  # noqa: E402
 from benchmarks.run import machine, versions  # noqa: E402
 from sklearn_tsmask import ExtremalMask  # noqa: E402
 from sklearn_tsmask._utils import resolve_device  # noqa: E402
@@ -167,10 +168,7 @@ def main(argv=None):
         line,
         "",
     ])
-    print(text)
-    if not args.no_save:
-        with open(HERE / "RESULTS.md", "a") as fh:
-            fh.write("\n" + text)
+    publish(text, no_save=args.no_save)
 
 
 if __name__ == "__main__":
