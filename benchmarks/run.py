@@ -200,12 +200,15 @@ def display_name(name):
 
 
 def make_explainer(name, benchmark, overrides, device, seed, preset="paper"):
-    """The explainer with the paper's settings for ``benchmark`` (or the recommended ones), then ``overrides``."""
+    """The explainer with the paper's settings for ``benchmark`` (or the recommended ones, or the library's
+    defaults with ``preset="default"``), then ``overrides``."""
     cls = EXPLAINERS[name]
     fam = family(benchmark)
     defaults = PAPER_SETTINGS.get(name, {})
     tuned = RECOMMENDED.get(name, {}).get(fam, {}) if preset == "recommended" else {}
     base = defaults.get(benchmark, defaults.get(fam, {}))
+    if preset == "default" and name in LIBRARY_EXPLAINERS:  # nothing but the model (and device, seed)
+        base = {}
     if name in BASELINES:  # --set meant for the mask explainers: a baseline takes only its own keywords
         accepted = set(inspect.signature(cls).parameters)
         overrides = {k: v for k, v in overrides.items() if k in accepted}
@@ -225,8 +228,9 @@ def make_explainer(name, benchmark, overrides, device, seed, preset="paper"):
     return display_name(name), cls(**params), params
 
 
-#: The cumulative metrics' removal steps and every faithfulness metric's substitution (the series' channel mean).
-CUMULATIVE_STEPS = 50
+#: The cumulative metrics' removal steps (None: 50, or every entry of a series with fewer, e.g. ItalyPowerDemand's
+#: 24) and every faithfulness metric's substitution (the series' channel mean).
+CUMULATIVE_STEPS = None
 FAITHFULNESS_BASELINE = "average"
 TOP_FRACTION = 0.2
 
@@ -235,7 +239,8 @@ def faithfulness(model, X, masks, device):
     """Faithfulness of ``masks`` for a classifier: no ground truth needed (SPEC's fidelity and cumulative metrics).
 
     comprehensiveness / sufficiency / accuracy drop: the 20 % top-ranked entries (or all the others) replaced by
-    the series' channel mean; CPD / CPP: 50 entries removed one at a time from the top / bottom of the ranking.
+    the series' channel mean; CPD / CPP: 50 entries (all of a shorter series) removed one at a time from the top /
+    bottom of the ranking.
     For a model with an output per time step, each value is averaged over the positions.
     """
     opts = dict(baseline=FAITHFULNESS_BASELINE, device=device)
@@ -365,21 +370,28 @@ def _cell(recs, key, fmt="{:.3f}"):
 
 def _header(title, args, command, device, vers, date):
     n_explain = "default counts" if args.n_explain is None else f"first {args.n_explain} test series"
+    scope = []
+    if any(b.startswith("rare") for b in args.data):
+        scope.append(f"rare benchmarks N={args.n_samples}")
+    if any(family(b) == "hmm" for b in args.data):
+        scope.append("State/Switch-Feature: " + (
+            "all 200 test series" if args.n_explain is None else f"first {args.n_explain} test series"))
+    if any(is_real(b) for b in args.data):
+        scope.append(f"real panels: {n_explain}, black box {args.black_box}")
     return [
         f"\n## {title} — {date}, {device.type}\n",
         f"- machine: {machine(device)}",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in vers.items()),
         f"- command: `{command}`",
-        f"- preset: {args.preset}; seeds: {args.seeds} (mean ± std over seeds); rare benchmarks N={args.n_samples}; "
-        f"State/Switch-Feature: " + ("all 200 test series" if args.n_explain is None else f"first {args.n_explain} test series")
-        + (f"; real panels: {n_explain}, black box {args.black_box}" if any(is_real(b) for b in args.data) else ""),
+        f"- preset: {args.preset}; seeds: {args.seeds} (mean ± std over seeds); " + "; ".join(scope),
     ]
 
 
 _FAITHFULNESS_NOTE = (
     f"- faithfulness (no ground truth): comprehensiveness (↑), sufficiency (↓) and accuracy drop (↑) with the "
     f"top {TOP_FRACTION:.0%} entries (or all the others) replaced by the series' channel mean; CPD (↑) / CPP (↓): "
-    f"{CUMULATIVE_STEPS} entries removed one at a time from the top / bottom of the ranking (same substitution), "
+    "50 entries (all 24 on ItalyPowerDemand) removed one at a time from the top / bottom of the ranking (same "
+    "substitution), "
     "L1 change of the class probabilities summed over the steps; per-step outputs averaged over positions"
 )
 
@@ -571,8 +583,9 @@ def main(argv=None):
                         help="the black box of the real panels: a GRU (gradients) or MiniRocket + logistic "
                              "regression (no gradients)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
-    parser.add_argument("--preset", choices=["paper", "recommended"], default="paper",
-                        help="papers' hyper-parameters (default) or the ones we measured to work better")
+    parser.add_argument("--preset", choices=["paper", "recommended", "default"], default="paper",
+                        help="papers' hyper-parameters (default), the ones we measured to work better, or the "
+                             "library's defaults (no argument but the model)")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a hyper-parameter")
     parser.add_argument("--n-samples", type=int, default=100, help="series of the rare benchmarks (default 100)")
     parser.add_argument("--n-explain", type=int, default=None,
