@@ -35,7 +35,7 @@ from ._inputs import split_inputs
 from ._models import check_class_scores, check_model_inputs, check_model_output, looks_like_model, refuse_inference_mode, wrap_model
 from ._panel import from_tensor, to_panel
 from ._segments import Segments, check_segments
-from ._target import resolve_target, select
+from ._target import resolve_loss, resolve_target, select
 from ._utils import make_generator, resolve_device
 from .callbacks import Callback, EarlyStopping, ProgressBar
 
@@ -323,7 +323,7 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
         "tol": [Interval(numbers.Real, 0, None, closed="left"), None],
         "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(numbers.Integral, 1, None, closed="left"), None],
-        "loss": [StrOptions({"squared_error", "log_loss"})],
+        "loss": [StrOptions({"auto", "squared_error", "log_loss"})],
         "callbacks": [list, None],
         "model": "no_validation",
         "target": "no_validation",  # checked against the model's output when it is known (_target.py)
@@ -347,6 +347,10 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
     }
 
     # ------------------------------------------------------- what methods state
+    def _expected_check_failures(self):
+        """The scikit-learn estimator checks this instance fails by design (its hyper-parameters may matter)."""
+        return self._estimator_check_failures
+
     def _check_params(self):
         """Checks that span several parameters or a parameter's elements (raise InvalidParameterError).
 
@@ -536,7 +540,9 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
         probe_rows = slice(0, _PROBE_SIZE) if rows is None else rows[:_PROBE_SIZE].to(device)
         probe = {k: v[probe_rows] for k, v in kwargs.items()}
         output_shape = check_model_output(frozen, first[:_PROBE_SIZE], probe, needs_classes=self.loss == "log_loss")
+        loss = resolve_loss(self.loss, frozen.kind, output_shape)
         fitted = {
+            "loss_": loss,
             "model_": frozen,
             "device_": device,
             "n_features_in_": int(first.shape[1]),
@@ -554,7 +560,7 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
         # to learn, the masks of X are optimised only when asked for
         if trains or produce_masks:
             result = self._optimise(x, kwargs, frozen, networks, generator=generator, training=trains,
-                                    selection=selection)
+                                    selection=selection, loss=loss)
             fitted["n_iter_"] = result.n_iter
             fitted["loss_curve_"] = result.loss_curve.cpu().numpy()
         for net in networks.values():
@@ -575,7 +581,8 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
         refuse_inference_mode()
         self._validate_params()
         self._check_params()
-        if self.loss == "log_loss":  # set_params may have changed it since fit
+        loss = self.loss_ if self.loss == "auto" else self.loss  # set_params may have changed it since fit
+        if loss == "log_loss":
             check_class_scores(self.output_shape_)
         series, inputs = split_inputs(X)
         x, fmt = to_panel(series, dtype=self.model_.dtype, device=self.device_)
@@ -591,7 +598,7 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
         networks = {name: getattr(self, name) for name in self._fitted_networks}
         generator = make_generator(self.random_state, self.device_)
         return self._optimise(x, kwargs, self.model_, networks, generator=generator, training=False,
-                              selection=selection), fmt
+                              selection=selection, loss=loss), fmt
 
     def _explanation(self, result, fmt):
         fields = {f.name: getattr(result.per_series, f.name) for f in dataclasses.fields(result.per_series)}
@@ -661,12 +668,13 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
             callbacks.append(ProgressBar())
         return callbacks + list(self.callbacks or [])
 
-    def _optimise(self, x, kwargs, model, networks, *, generator, training, selection=None):
+    def _optimise(self, x, kwargs, model, networks, *, generator, training, loss, selection=None):
         """Optimise masks for every series of ``x``, batch after batch: the loop.
 
         ``x`` is a tensor ``(N, C, T)`` or, for series of unequal lengths, a list of ``(C, T_i)``
         tensors; then each batch holds series of one length and the masks come back as a list.
-        ``selection`` is the resolved ``target`` of the ``N`` series (see :class:`Batch`).
+        ``selection`` is the resolved ``target`` of the ``N`` series (see :class:`Batch`); ``loss`` the
+        resolved error, "squared_error" or "log_loss" (never "auto").
         """
         n = len(x)
         groups = _length_groups(x)
@@ -696,14 +704,14 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
                     batch = Batch(
                         x=gx[local],
                         target=tb,
-                        target_classes=_target_classes(tb, sel) if self.loss == "log_loss" else None,
+                        target_classes=_target_classes(tb, sel) if loss == "log_loss" else None,
                         inputs={k: v[local] for k, v in group_inputs[g].items()},
                         rows=batch_rows,
                         n_total=n,
                         generator=generator,
                         training=training,
                         model=model,
-                        loss=self.loss,
+                        loss=loss,
                         selection=sel,
                         segments=segmentation[g],
                         mask_init=self.mask_init,
@@ -715,11 +723,11 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
                         cb.on_batch_begin(index, batch.size)
                     for epoch in range(self.max_iter):
                         optimizer.zero_grad(set_to_none=True)
-                        loss = objective.loss(epoch).sum()
-                        loss.backward()
+                        step_loss = objective.loss(epoch).sum()
+                        step_loss.backward()
                         optimizer.step()
                         objective.project()
-                        value = loss.detach()
+                        value = step_loss.detach()
                         batch_history[epoch] = value
                         stop = False
                         for cb in callbacks:

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ._adapters import resolve_black_box
-from ._target import model_classes
+from ._target import model_classes, model_kind
 
 __all__ = ["FrozenModel", "wrap_model", "looks_like_model", "check_model_inputs"]
 
@@ -53,11 +53,14 @@ class FrozenModel:
     classes : numpy.ndarray or None
         The black box's class labels (its ``classes_``), to resolve a
         ``target`` given as a label.
+    kind : {"classifier", "regressor"} or None
+        What the black box declares itself (:func:`~sklearn_tsmask._target.model_kind`), for ``loss="auto"``.
     """
 
-    def __init__(self, function, *, layout, dtype, device, disable_cudnn=False, classes=None):
+    def __init__(self, function, *, layout, dtype, device, disable_cudnn=False, classes=None, kind=None):
         self.function = function
         self.classes = classes
+        self.kind = kind
         self.layout = layout
         self.dtype = dtype
         self.device = device
@@ -150,11 +153,12 @@ def wrap_model(model, *, layout="NCT", device, random_state=None):
             f"model is the class {model.__name__}, not a model: pass an instance (a fitted one for an estimator)."
         )
     classes = model_classes(model)
+    kind = model_kind(model)
     model, layout = resolve_black_box(model, layout=layout, random_state=random_state)
     if isinstance(model, torch.nn.Module):
         frozen, disable_cudnn = _freeze_module(model, device)
         return FrozenModel(frozen, layout=layout, dtype=_module_dtype(frozen), device=device,
-                           disable_cudnn=disable_cudnn, classes=classes)
+                           disable_cudnn=disable_cudnn, classes=classes, kind=kind)
     if hasattr(model, "predict") and not callable(model):
         raise TypeError(
             f"{type(model).__name__} has predict but no predict_proba: a regressor or a classifier without "
@@ -164,7 +168,7 @@ def wrap_model(model, *, layout="NCT", device, random_state=None):
     if callable(model):
         if classes is None:
             classes = getattr(model, "classes_", None)  # a ZerothOrderModel
-        return FrozenModel(model, layout=layout, dtype=torch.float32, device=device, classes=classes)
+        return FrozenModel(model, layout=layout, dtype=torch.float32, device=device, classes=classes, kind=kind)
     raise TypeError(f"model must be a torch.nn.Module or a callable on torch tensors, got {type(model).__name__}.")
 
 

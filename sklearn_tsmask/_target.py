@@ -11,7 +11,7 @@ import numbers
 import numpy as np
 import torch
 
-__all__ = ["resolve_target", "model_classes"]
+__all__ = ["resolve_target", "model_classes", "model_kind", "resolve_loss"]
 
 
 def model_classes(model):
@@ -22,6 +22,44 @@ def model_classes(model):
         return None
     classes = getattr(model, "classes_", None)
     return None if classes is None else np.asarray(classes)
+
+
+def model_kind(model):
+    """What the black box declares itself: "classifier", "regressor", or None when it does not say.
+
+    A fitted estimator with ``classes_`` (scikit-learn, sktime, aeon, skorch classifiers) is a classifier; an
+    object whose scikit-learn estimator type (``_estimator_type`` or its tags) is "regressor" or "classifier" says
+    so. A plain torch module or callable says nothing unless it carries ``_estimator_type``.
+    """
+    while type(model).__name__ == "FrozenEstimator" and hasattr(model, "estimator"):
+        model = model.estimator
+    if not isinstance(model, torch.nn.Module):
+        try:
+            if getattr(model, "classes_", None) is not None:
+                return "classifier"
+        except Exception:  # a property that raises when the classes were never inferred (skorch)
+            pass
+    kind = getattr(model, "_estimator_type", None)
+    if kind is None and hasattr(model, "__sklearn_tags__"):
+        try:
+            kind = model.__sklearn_tags__().estimator_type
+        except Exception:
+            kind = None
+    return kind if kind in ("classifier", "regressor") else None
+
+
+def resolve_loss(loss, kind, output_shape):
+    """The error of ``loss="auto"`` for a model of ``kind`` (see :func:`model_kind`) and output shape.
+
+    ``"log_loss"`` for a model that declares itself a classifier and returns class scores on its last axis
+    (``(N, K)`` or ``(N, T, K)``, K >= 2); ``"squared_error"`` otherwise: regressors, and models that do not say
+    what they are, since the shape alone cannot tell class scores from a multi-output regression (a forecast
+    ``(N, horizon)``). An explicit ``loss`` is returned as it is.
+    """
+    if loss != "auto":
+        return loss
+    has_class_axis = len(output_shape) >= 1 and output_shape[-1] >= 2
+    return "log_loss" if kind == "classifier" and has_class_axis else "squared_error"
 
 
 def _is_index(value):

@@ -98,10 +98,18 @@ class DynaMask(BaseMaskExplainer):
         (series × areas × channels × time) on CPU, where cache-sized batches
         run several times faster, and 32 million on GPU. Without ``tol`` the
         masks do not depend on it.
-    loss : {"squared_error", "log_loss"}, default="squared_error"
+    loss : {"auto", "squared_error", "log_loss"}, default="auto"
         The error L_e: squared error on the model's raw outputs, or the
         cross-entropy of the output rows against the unperturbed
         prediction's argmax.
+        ``"auto"`` (default) chooses from what the model declares:
+        ``"log_loss"`` for a classifier returning class scores (``(N, K)``
+        or ``(N, T, K)``, ``K >= 2``), ``"squared_error"`` otherwise.
+        Classifiers are the estimators with ``classes_`` (scikit-learn,
+        sktime, aeon, skorch) and modules carrying scikit-learn's marker
+        ``_estimator_type = "classifier"``; a plain torch module does not
+        say whether ``(N, K)`` are logits or a forecast, and gets
+        ``"squared_error"`` (the papers' error). ``loss_`` holds the choice.
     {shared_parameters}
     callbacks : list of Callback or None, default=None
         Extra :mod:`~sklearn_tsmask.callbacks` watching the optimisation
@@ -134,6 +142,8 @@ class DynaMask(BaseMaskExplainer):
         The areas at fit time, sorted. ``explain(X).areas`` gives those of
         a later call (after ``set_params(area=...)``), the columns of its
         ``error_by_area``.
+    loss_ : {"squared_error", "log_loss"}
+        The error used: ``loss``, with ``"auto"`` resolved by ``fit``.
     model_ : FrozenModel
         The frozen black box as the explainer calls it.
     output_shape_ : tuple
@@ -231,7 +241,7 @@ class DynaMask(BaseMaskExplainer):
         tol=None,
         n_iter_no_change=10,
         batch_size="auto",
-        loss="squared_error",
+        loss="auto",
         target=None,
         segments=None,
         mask_init="constant",

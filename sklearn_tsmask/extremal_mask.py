@@ -31,13 +31,13 @@ class ExtremalMask(BaseMaskExplainer):
 
     Parameters
     ----------
-    lambda_1 : float, default=1.0
+    lambda_1 : float, default=0.5
         Weight of the mask size, ``mean(m)`` over the series' entries. Larger
         values give sparser masks.
     lambda_2 : float, default=1.0
         Weight of the perturbation size, ``mean|NN(x)|``. Larger values push
         the perturbation toward 0.
-    perturbation : {"bigru", "gru", "zeros"}, torch.nn.Module or callable, default="bigru"
+    perturbation : {"bigru", "gru", "zeros"}, torch.nn.Module or callable, default="zeros"
         The perturbation network ``NN``, mapping ``(B, C, T)`` to ``(B, C, T)``.
         ``"bigru"``: a bidirectional GRU with C hidden units per direction,
         L2-normalised states, then a linear map back to C channels
@@ -59,9 +59,9 @@ class ExtremalMask(BaseMaskExplainer):
         ``NN(x)`` is computed once and only the masks are optimised).
     max_iter : int, default=500
         Optimisation steps per batch (an upper bound when ``tol`` is set).
-    learning_rate : float, default=0.01
+    learning_rate : float, default=0.05
         Adam's learning rate, for the masks and the network.
-    tol : float or None, default=None
+    tol : float or None, default=1e-4
         Stop a batch when its loss (per series) has not improved on its best
         by more than ``tol`` for ``n_iter_no_change`` steps, as scikit-learn's
         ``MLPClassifier`` does. None runs all ``max_iter`` steps.
@@ -71,10 +71,18 @@ class ExtremalMask(BaseMaskExplainer):
         Series optimised together ("auto": bounded memory; None: all). The
         network is shared: in ``fit`` it is trained through the batches in
         turn.
-    loss : {"squared_error", "log_loss"}, default="squared_error"
+    loss : {"auto", "squared_error", "log_loss"}, default="auto"
         ``L_e``: squared error on the model's raw outputs, or cross-entropy
         against the class the model predicts for ``x`` (``f(0)`` in deletion
         mode) at each output row.
+        ``"auto"`` (default) chooses from what the model declares:
+        ``"log_loss"`` for a classifier returning class scores (``(N, K)``
+        or ``(N, T, K)``, ``K >= 2``), ``"squared_error"`` otherwise.
+        Classifiers are the estimators with ``classes_`` (scikit-learn,
+        sktime, aeon, skorch) and modules carrying scikit-learn's marker
+        ``_estimator_type = "classifier"``; a plain torch module does not
+        say whether ``(N, K)`` are logits or a forecast, and gets
+        ``"squared_error"`` (the papers' error). ``loss_`` holds the choice.
     {shared_parameters}
     callbacks : list of Callback or None, default=None
         Extra :mod:`~sklearn_tsmask.callbacks` watching the optimisation
@@ -109,6 +117,8 @@ class ExtremalMask(BaseMaskExplainer):
     loss_curve_ : ndarray of shape ``(n_iter_,)``
         Mean loss per series at each step of ``fit`` (``"zeros"``: of
         ``fit_transform``).
+    loss_ : {"squared_error", "log_loss"}
+        The error used: ``loss``, with ``"auto"`` resolved by ``fit``.
     model_ : FrozenModel
         The frozen black box.
     device_ : torch.device
@@ -137,6 +147,18 @@ class ExtremalMask(BaseMaskExplainer):
     ``fit_transform`` returns those masks. With ``perturbation="zeros"``
     there is no network: ``fit`` optimises nothing, as DynaMask's. ``transform`` and ``explain``
     optimise the masks of any series from the fitted network.
+
+    Defaults. They were chosen by measurement on the six synthetic
+    benchmarks of the papers (see the benchmarks page of the documentation):
+    with no network (``perturbation="zeros"``, the masked entries go to 0),
+    ``λ_1 = 0.5``, Adam at 0.05 and the stopping rule, the masks reach at
+    least 95% of the best measured setting's AUP and AUR on all six. The
+    paper's setting (``perturbation="bigru"``, ``λ_1 = 1``, learning rate
+    0.01, 500 steps) loses up to half the recall on the regression
+    benchmarks, where the network learns to copy the salient inputs, and
+    costs far more. Zero must be an uninformative value for this default
+    (standardised data); otherwise a learned perturbation
+    (``perturbation="bigru"``) is the paper's answer.
 
     Warm starts. ``transform`` on new series starts from the fitted network,
     which already produces useful perturbations, so the masks converge in
@@ -172,7 +194,16 @@ class ExtremalMask(BaseMaskExplainer):
         "mode": [StrOptions({"preservation", "deletion"})],
     }
     _fitted_networks = ("perturbation_net_",)
+    #: The checks failed with a perturbation network (``_network_check_failures``); the default
+    #: (``"zeros"``) fails those of ``_estimator_check_failures``.
     _estimator_check_failures = {
+        **BaseMaskExplainer._estimator_check_failures,
+        "check_transformer_n_iter": (
+            "with perturbation='zeros' (the default) there is no network: fit optimises nothing, so there is no "
+            "n_iter_; the steps of an optimisation are in explain(X).n_iter"
+        ),
+    }
+    _network_check_failures = {
         **BaseMaskExplainer._estimator_check_failures,
         **LEARNED_CHECK_FAILURES,
         "check_methods_subset_invariance": (
@@ -185,20 +216,25 @@ class ExtremalMask(BaseMaskExplainer):
         ),
     }
 
+    def _expected_check_failures(self):
+        if isinstance(self.perturbation, str) and self.perturbation == "zeros":
+            return self._estimator_check_failures
+        return self._network_check_failures
+
     def __init__(
         self,
-        lambda_1=1.0,
+        lambda_1=0.5,
         lambda_2=1.0,
         *,
-        perturbation="bigru",
+        perturbation="zeros",
         mode="preservation",
         transform_networks="fine_tune",
         max_iter=500,
-        learning_rate=0.01,
-        tol=None,
+        learning_rate=0.05,
+        tol=1e-4,
         n_iter_no_change=10,
         batch_size="auto",
-        loss="squared_error",
+        loss="auto",
         target=None,
         segments=None,
         mask_init="constant",

@@ -341,7 +341,7 @@ def _interval(name, interval, got, kind="float", extra=""):
                      f"{interval}{extra}. Got {got} instead.")
 
 
-LOSSES = ["squared_error", "log_loss"]
+LOSSES = ["auto", "squared_error", "log_loss"]
 _AREA = "The 'area' parameter of DynaMask must be a float in the range (0.0, 1.0) or an array-like. Got {} instead."
 
 

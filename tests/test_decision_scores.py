@@ -50,7 +50,7 @@ def test_masks_of_a_ridge_classifier_find_the_features_it_uses():
     X, y, truth = make_data()
     clf = ridge_pipeline(X, y)
     masks = ExtremalMask(perturbation="zeros", loss="log_loss", lambda_1=0.05, max_iter=150,
-                         learning_rate=0.05, random_state=0).fit_transform(X[:8], model=clf)
+                         learning_rate=0.05, tol=None, random_state=0).fit_transform(X[:8], model=clf)
     salient, rest = masks[truth[:8] == 1].mean(), masks[truth[:8] == 0].mean()
     assert salient > rest + 0.3, (salient, rest)
 

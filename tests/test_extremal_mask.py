@@ -18,7 +18,7 @@ from conftest import C, N_SALIENT, SALIENT, T, GRUClassifier, make_spiky_panel, 
 
 
 def extremal(**params):
-    defaults = dict(max_iter=150, learning_rate=0.05, device="cpu", random_state=0)
+    defaults = dict(max_iter=150, learning_rate=0.05, perturbation="bigru", tol=None, device="cpu", random_state=0)
     defaults.update(params)
     return ExtremalMask(**defaults)
 
@@ -38,6 +38,20 @@ def channel_data(n=4, seed=0):
 # ------------------------------------------------------------ what it finds
 
 
+def test_defaults_find_the_spikes_and_stop_at_convergence(spiky):
+    """No argument but the model: no network, the squared error for the white box (a regressor), and the
+    stopping rule ends the optimisation well before max_iter."""
+    X, truth, white_box = spiky
+    explainer = ExtremalMask(device="cpu", random_state=0)
+    explanation = explainer.fit(X, white_box).explain(X)
+    masks = explanation.masks
+    assert explainer.perturbation_net_ is None and explainer.loss_ == "squared_error"
+    assert explanation.n_iter < explainer.max_iter
+    assert all(s == salient_set() for s in top_k_sets(masks, N_SALIENT))
+    assert masks[:, SALIENT].mean() > 0.9
+    assert masks[:, ~SALIENT].mean() < 0.1
+
+
 @pytest.mark.parametrize("perturbation", ["zeros", "gru", "bigru"])
 def test_finds_the_spikes_of_the_white_box(spiky, perturbation):
     X, truth, white_box = spiky
@@ -52,7 +66,7 @@ def test_zeros_perturbation_hand_computed_optimum():
     """With NN ≡ 0 the per-entry loss is 4(m−1)²x²/T + λ_1·m/(C·T): m* = 1 − λ_1/(8·C·x²)."""
     X = channel_data()
     lam = 1.0
-    est = extremal(perturbation="zeros", lambda_1=lam, max_iter=600, learning_rate=0.01)
+    est = extremal(perturbation="zeros", lambda_1=lam, max_iter=600, learning_rate=0.01, tol=None)
     masks = est.fit_transform(X, ChannelModel())
     expected = 1.0 - lam / (8 * C * X[:, 1, :] ** 2)
     np.testing.assert_allclose(masks[:, 1, :], expected, atol=2e-3)
@@ -434,8 +448,8 @@ def test_grid_search_over_lambdas(n_jobs):
 def test_gru_classifier_on_cuda():
     rng = np.random.RandomState(0)
     X = rng.randn(3, C, T).astype(np.float32)
-    est = ExtremalMask(max_iter=30, model_layout="NTC", device="cuda", random_state=0)
-    masks = est.fit_transform(X, GRUClassifier())
-    cpu = ExtremalMask(max_iter=30, model_layout="NTC", device="cpu", random_state=0).fit_transform(X, GRUClassifier())
+    params = dict(max_iter=30, perturbation="bigru", tol=None, model_layout="NTC", random_state=0)
+    masks = ExtremalMask(device="cuda", **params).fit_transform(X, GRUClassifier())
+    cpu = ExtremalMask(device="cpu", **params).fit_transform(X, GRUClassifier())
     assert masks.shape == X.shape
     np.testing.assert_allclose(masks, cpu, atol=1e-3)

@@ -211,7 +211,8 @@ def test_extremal_mask_fine_tune_is_chunk_invariant_when_chunks_are_batches():
     X, _, white_box = make_rare_feature(
         n_samples=6, n_timepoints=10, n_channels=3, n_salient=1, salient_window=(2, 5), random_state=0
     )
-    explainer = ExtremalMask(max_iter=15, batch_size=2, device="cpu", random_state=0).fit(X, white_box)
+    explainer = ExtremalMask(max_iter=15, batch_size=2, perturbation="bigru", tol=None, device="cpu",
+                             random_state=0).fit(X, white_box)
     X_new = X + 0.05
     expected = explainer.transform(X_new)
     np.testing.assert_allclose(_local(explainer, X_new, 4), expected, atol=1e-6)

@@ -110,6 +110,9 @@ class GRUClassifier(nn.Module):
     torch.Size([4, 2])
     """
 
+    #: A classifier (its outputs are class logits): ``loss="auto"`` of the explainers reads it.
+    _estimator_type = "classifier"
+
     def __init__(
         self, n_channels, n_classes=2, hidden_size=200, output="all", head="reference", dropout=0.5, random_state=None
     ):

@@ -93,6 +93,9 @@ class RareWhiteBox(nn.Module):
     tensor([[ 0., 26.,  0.,  0.]])
     """
 
+    #: A regressor (outputs ``(N, T)`` are values per time step, not class scores): ``loss="auto"`` reads it.
+    _estimator_type = "regressor"
+
     def __init__(self, salient, combination="sum_of_squares"):
         super().__init__()
         salient = torch.as_tensor(np.asarray(salient) if not torch.is_tensor(salient) else salient)
