@@ -32,6 +32,9 @@ HERE = Path(__file__).resolve().parent
 PRESETS = ("paper", "recommended")
 #: The share of the best preset's AUP and AUR the defaults must reach.
 GOAL = 0.95
+#: A record is on the same GRU black box when its test accuracy is this close to the current model's (the cached
+#: model was retrained once, with the same data, seed and architecture: 0.89583 then, 0.89575 now on State).
+ACCURACY_TOL = 5e-4
 
 
 def _tokens(command):
@@ -49,7 +52,7 @@ def committed(display, benchmark, preset, n_series, test_accuracy):
     """The latest committed record of ``display`` with ``preset`` on ``benchmark`` (seed 0), or None.
 
     Only runs of ``python -m benchmarks`` without ``--set`` count, on the same number of series and, for the GRU
-    benchmarks, on the same black box (the record's test accuracy equals the current model's).
+    benchmarks, on the same black box (the record's test accuracy within ``ACCURACY_TOL`` of the current model's).
     """
     best = None
     for path in sorted(glob.glob(str(HERE / "results" / "*.json"))):
@@ -66,7 +69,7 @@ def committed(display, benchmark, preset, n_series, test_accuracy):
             if (rec.get("explainer") != display or rec.get("benchmark") != benchmark or rec.get("seed") != 0
                     or rec.get("aup") is None or rec.get("n_series") != n_series):
                 continue
-            if test_accuracy is not None and rec.get("task_test_accuracy") != test_accuracy:
+            if test_accuracy is not None and abs(rec.get("task_test_accuracy", -1) - test_accuracy) > ACCURACY_TOL:
                 continue
             if best is None or payload["date"] >= best[0]:
                 best = (payload["date"], Path(path).name, rec)

@@ -106,6 +106,13 @@ for _settings in PAPER_SETTINGS.values():
         _settings.setdefault("real", _settings["hmm"])
     elif "state" in _settings:
         _settings.setdefault("real", _settings["state"])
+#: The papers run every step and use the squared error unless they say otherwise: pinned, so that a preset keeps
+#: its meaning when the library's defaults change (ExtremalMask's default stops at convergence, ``loss="auto"``).
+for _name, _settings in PAPER_SETTINGS.items():
+    if _name in ("dynamask", "extremal_mask", "contralsp"):
+        for _params in _settings.values():
+            _params.setdefault("tol", None)
+            _params.setdefault("loss", "squared_error")
 #: Settings that beat the papers' where we measured it (benchmarks/RESULTS.md), per family.
 RECOMMENDED = {
     "dynamask": {

@@ -12,9 +12,9 @@ from sklearn_tsmask.datasets import GRUClassifier, RareWhiteBox
 from conftest import SALIENT, LinearHead, flat_pipeline, make_window_classes
 
 EXPLAINERS = {
-    "dynamask": lambda **kw: DynaMask(area=0.1, max_iter=30, device="cpu", random_state=0, **kw),
+    "dynamask": lambda **kw: DynaMask(area=0.1, max_iter=30, device="cpu", random_state=0, **{"loss": "auto", **kw}),
     "extremal_mask": lambda **kw: ExtremalMask(max_iter=30, device="cpu", random_state=0, **kw),
-    # ContraLSP's default is the squared error (measured); "auto" is an option there
+    # DynaMask's and ContraLSP's defaults are the papers' squared error; "auto" is an option there
     "contralsp": lambda **kw: ContraLSP(max_iter=30, device="cpu", random_state=0, **{"loss": "auto", **kw}),
 }
 
@@ -88,7 +88,7 @@ def test_fit_records_the_resolved_loss(name, model, expected, spiky):
     X, _, _ = spiky
     est = EXPLAINERS[name]()
     assert est.loss == "auto"
-    assert type(est)().loss == ("squared_error" if name == "contralsp" else "auto")
+    assert type(est)().loss == ("auto" if name == "extremal_mask" else "squared_error")
     est.fit(X, model)
     assert est.loss_ == expected
     assert est.get_params()["loss"] == "auto"  # the hyper-parameter is left as given
@@ -129,7 +129,7 @@ def test_transform_uses_the_loss_resolved_by_fit(spiky):
 def test_zeroth_order_classifier_gets_log_loss():
     X, y, _ = make_window_classes(n=20)
     clf = flat_pipeline(LogisticRegression(), X, y)
-    est = DynaMask(area=0.3, max_iter=5, device="cpu", random_state=0).fit(X[:4], clf)
+    est = DynaMask(area=0.3, max_iter=5, loss="auto", device="cpu", random_state=0).fit(X[:4], clf)
     assert est.loss_ == "log_loss"
     masks = est.transform(X[:4])
     assert masks.shape == (4, 2, 8) and np.isfinite(masks).all() and 0 <= masks.min() <= masks.max() <= 1
