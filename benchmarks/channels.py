@@ -31,12 +31,20 @@ from benchmarks._measure import explain_once, floor_seconds, publish  # noqa: E4
 from benchmarks.run import machine, versions  # noqa: E402
 from sklearn_tsmask import ContraLSP, DynaMask, ExtremalMask  # noqa: E402
 from sklearn_tsmask.datasets import GRUClassifier  # noqa: E402
+from sklearn_tsmask.perturbation_nets import RecurrentPerturbation  # noqa: E402
+
+def _capped_bigru(n_channels):
+    return RecurrentPerturbation(n_channels, hidden_size=min(n_channels, 16))
+
 
 EXPLAINERS = {
     "dynamask": lambda: DynaMask(area=0.1, device="cpu"),
     "extremal_mask": lambda: ExtremalMask(device="cpu", random_state=0),
     "extremal_mask_bigru": lambda: ExtremalMask(perturbation="bigru", device="cpu", random_state=0),
     "contralsp": lambda: ContraLSP(device="cpu", random_state=0),
+    # a bidirectional GRU perturbation with at most 16 hidden units per direction (instead of C)
+    "extremal_mask_bigru16": lambda: ExtremalMask(perturbation=_capped_bigru, device="cpu", random_state=0),
+    "contralsp_bigru16": lambda: ContraLSP(perturbation=_capped_bigru, device="cpu", random_state=0),
 }
 
 
