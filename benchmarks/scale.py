@@ -52,7 +52,7 @@ def one(name, n, max_iter, threads):
     masks = np.asarray(explanation["masks"])
     return {"explainer": cls.__name__, "n": n, "seconds": seconds, "seconds_per_series": seconds / n,
             "peak_mb": mem.peak_bytes / 2**20, "masks_mb": masks.nbytes / 2**20,
-            "batch_rows": int(explainer._batch_rows(torch.as_tensor(X[:1]))), "n_iter": int(explanation["n_iter"])}
+            "batch_rows": int(explainer._batch_rows(torch.as_tensor(X))), "n_iter": int(explanation["n_iter"])}
 
 
 def main(argv=None):
