@@ -15,7 +15,6 @@ GRU and a trend MLP per channel). Appends a section to ``benchmarks/RESULTS.md``
 """
 
 import argparse
-import datetime
 import statistics
 import sys
 import time
@@ -28,7 +27,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from benchmarks._measure import explain_once, floor_seconds, publish  # noqa: E402
-from benchmarks.run import machine, versions  # noqa: E402
+from benchmarks.run import section_header  # noqa: E402
 from sklearn_tsmask import ContraLSP, DynaMask, ExtremalMask  # noqa: E402
 from sklearn_tsmask.datasets import GRUClassifier  # noqa: E402
 from sklearn_tsmask.perturbation_nets import RecurrentPerturbation  # noqa: E402
@@ -84,11 +83,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     lines = [
-        f"## Per-step cost against the floor by number of channels — {datetime.datetime.now():%Y-%m-%d %H:%M}, cpu",
-        "",
-        f"- machine: {machine(torch.device('cpu'))}",
-        "- versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()),
-        f"- command: `python benchmarks/channels.py {' '.join(argv if argv is not None else sys.argv[1:])}`",
+        *section_header("Per-step cost against the floor by number of channels", torch.device("cpu"),
+                        "benchmarks/channels.py", argv),
         f"- {args.n_series} random series × {args.timepoints} steps; black box GRUClassifier(C → H, last step, 4 classes); "
         f"per step = (explanation with {args.long} steps − with {args.short}) / {args.long - args.short}; floor = "
         "median of 9 forward+backward passes of the black box on the same batch, timed right after",

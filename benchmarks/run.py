@@ -200,6 +200,18 @@ def versions():
     }
 
 
+def section_header(title, device, script, argv):
+    """The first lines of a report section: title with date and device, machine, versions, the exact command."""
+    args = " ".join(argv if argv is not None else sys.argv[1:])
+    return [
+        f"## {title} — {datetime.datetime.now():%Y-%m-%d %H:%M}, {device.type}",
+        "",
+        f"- machine: {machine(device)}",
+        "- versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()),
+        f"- command: `{' '.join(['python', script, args]).strip()}`",
+    ]
+
+
 def display_name(name):
     """The name in the reports: the class name of a library explainer ("DynaMask"), a baseline's ``name``."""
     cls = EXPLAINERS[name]

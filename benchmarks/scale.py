@@ -15,7 +15,6 @@ Appends a section to ``benchmarks/RESULTS.md``.
 """
 
 import argparse
-import datetime
 import json
 import os
 import subprocess
@@ -79,14 +78,11 @@ def main(argv=None):
             records.append(rec)
             print(f"{rec['explainer']} N={n}: {rec['seconds']:.1f} s ({rec['seconds_per_series'] * 1e3:.2f} ms/series), "
                   f"peak +{rec['peak_mb']:.0f} MB (masks {rec['masks_mb']:.0f} MB)", flush=True)
-    from benchmarks.run import machine, versions
+    from benchmarks.run import section_header
 
     lines = [
-        f"## Time and memory against the number of series — {datetime.datetime.now():%Y-%m-%d %H:%M}, cpu",
-        "",
-        f"- machine: {machine(torch.device('cpu'))}",
-        "- versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()),
-        f"- command: `python benchmarks/scale.py {' '.join(argv if argv is not None else sys.argv[1:])}`",
+        *section_header("Time and memory against the number of series", torch.device("cpu"), "benchmarks/scale.py",
+                        argv),
         f"- random series, C = {C}, T = {T}; black box GRUClassifier({C} → {HIDDEN}, last step, 4 classes); each "
         f"explainer's defaults with {args.max_iter} steps (stopping rule off); one fresh process per row; peak = "
         "resident memory the explanation added; the masks returned are N × C × T float32",

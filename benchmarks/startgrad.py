@@ -114,7 +114,7 @@ def main(argv=None):
             details.append(f"- {display}, {bench} (AUP / AUR at steps {', '.join(map(str, steps))}): constant "
                            + ", ".join(f"{c_curve[k][0]:.2f}/{c_curve[k][1]:.2f}" for k in steps)
                            + "; startgrad " + ", ".join(f"{s_curve[k][0]:.2f}/{s_curve[k][1]:.2f}" for k in steps))
-            details.append(f"  - settings: " + ", ".join(f"{k}={v}" for k, v in params.items()
+            details.append("  - settings: " + ", ".join(f"{k}={v}" for k, v in params.items()
                                                         if k not in ("device", "random_state", "mask_init", "area")))
             print(rows[-1], flush=True)
     text = "\n".join([

@@ -17,7 +17,6 @@ after. Reports every repetition and the median ratio, and appends a section to
 """
 
 import argparse
-import datetime
 import statistics
 import sys
 import time
@@ -30,7 +29,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from benchmarks._measure import explain_once, floor_seconds, publish  # noqa: E402
 from benchmarks._tasks import load_task  # noqa: E402
-from benchmarks.run import LIBRARY_EXPLAINERS, machine, make_explainer, parse_overrides, versions  # noqa: E402
+from benchmarks.run import LIBRARY_EXPLAINERS, make_explainer, parse_overrides, section_header  # noqa: E402
 from sklearn_tsmask._utils import resolve_device  # noqa: E402
 
 
@@ -76,11 +75,8 @@ def main(argv=None):
     parser.add_argument("--no-save", action="store_true")
     args = parser.parse_args(argv)
     lines = [
-        f"## Per-step cost against the floor, side by side — {datetime.datetime.now():%Y-%m-%d %H:%M}, {args.device}",
-        "",
-        f"- machine: {machine(resolve_device(args.device))}",
-        "- versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()),
-        f"- command: `python benchmarks/step_ratio.py {' '.join(argv if argv is not None else sys.argv[1:])}`",
+        *section_header("Per-step cost against the floor, side by side", resolve_device(args.device),
+                        "benchmarks/step_ratio.py", argv),
         f"- per step = (explanation with {args.long} steps − with {args.short}) / {args.long - args.short}; "
         "floor = median of 9 forward+backward passes of the black box on the same batch, timed right after",
         "",
