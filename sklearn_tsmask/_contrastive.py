@@ -9,13 +9,23 @@ positives are its ``K+`` nearest members of its own cluster and the negatives
 absolute difference). Everything stays in torch: the cluster assignment and the
 selection are discrete (no gradient flows through them), the distances that
 enter the loss carry the gradient to the perturbation network.
+
+Cost. Choosing the positives needs every pairwise distance of the batch
+(``B²·C·T`` absolute differences), but only the selected pairs, at most
+``B·(K+ + K−)``, enter the loss: the distances are computed once without
+gradient and the backward pass visits the selected pairs only, in chunks of
+bounded memory (the gradient of the full distance matrix cost as much as the
+black box's own backward pass at 64 channels).
 """
 
 import torch
+from torch.autograd.function import once_differentiable
 
 __all__ = ["two_means", "n_triplet_members", "triplet_term"]
 
 _MAX_MEMBERS = 50
+#: Entries (pairs × C·T) of one chunk of the backward pass of the selected distances.
+_CHUNK_ENTRIES = 1 << 22
 
 
 def two_means(z, generator, *, n_iter=25):
@@ -106,10 +116,12 @@ def triplet_term(xr, generator, *, margin=1.0, reading="formula"):
     ``K± = min(50, floor(n / 5) + 1)`` where ``n`` is the size of the cluster
     they come from (capped by the members available).
     """
+    if reading not in ("formula", "aim"):
+        raise ValueError(f"reading must be 'formula' or 'aim', got {reading!r}.")
     B = xr.shape[0]
     flat = xr.reshape(B, -1)
     labels = two_means(flat, generator)
-    dist = torch.cdist(flat, flat, p=1.0) / flat.shape[1]  # (B, B), with gradient
+    dist = _mean_abs_distances(flat.detach())  # (B, B), no gradient
     same = labels.unsqueeze(0) == labels.unsqueeze(1)
     eye = torch.eye(B, dtype=torch.bool, device=xr.device)
     n_same = same.sum(1)  # cluster size of each anchor (itself included)
@@ -119,7 +131,7 @@ def triplet_term(xr, generator, *, margin=1.0, reading="formula"):
 
     inf = torch.tensor(float("inf"), device=xr.device, dtype=dist.dtype)
     # positives: the k_pos nearest same-cluster members (rank by distance)
-    pos_key = torch.where(same & ~eye, dist.detach(), inf)
+    pos_key = torch.where(same & ~eye, dist, inf)
     pos_rank = pos_key.argsort(1).argsort(1)
     pos = pos_rank < k_pos.unsqueeze(1)
     # negatives: k_neg other-cluster members in a random order
@@ -128,10 +140,61 @@ def triplet_term(xr, generator, *, margin=1.0, reading="formula"):
     neg_rank = neg_key.argsort(1).argsort(1)
     neg = neg_rank < k_neg.unsqueeze(1)
 
-    d_ap = (dist * pos).sum(1) / k_pos.clamp(min=1)
-    d_an = (dist * neg).sum(1) / k_neg.clamp(min=1)
+    d_an_minus_ap = _SelectedDistances.apply(flat, dist, pos, neg, k_pos.clamp(min=1), k_neg.clamp(min=1))
     valid = (k_pos > 0) & (k_neg > 0)
-    if reading not in ("formula", "aim"):
-        raise ValueError(f"reading must be 'formula' or 'aim', got {reading!r}.")
     shift = -margin if reading == "formula" else margin
-    return torch.where(valid, torch.relu(d_an - d_ap + shift), torch.zeros_like(d_an))
+    return torch.where(valid, torch.relu(d_an_minus_ap + shift), torch.zeros_like(d_an_minus_ap))
+
+
+@torch.no_grad()
+def _mean_abs_distances(flat):
+    """Mean absolute difference between every two rows of ``flat`` (n, D), without gradient.
+
+    On CPU, one row against the rows after it, in place in one buffer (the upper triangle, mirrored): 2-4x
+    faster than ``torch.cdist(p=1)`` there; on other devices ``cdist`` (one kernel).
+    """
+    n, width = flat.shape
+    if flat.device.type != "cpu":
+        return torch.cdist(flat, flat, p=1.0) / width
+    dist = flat.new_zeros(n, n)
+    buffer = flat.new_empty(max(n - 1, 0), width)
+    for i in range(n - 1):
+        rest = buffer[: n - 1 - i]
+        torch.sub(flat[i + 1 :], flat[i], out=rest).abs_()
+        torch.sum(rest, 1, out=dist[i, i + 1 :])
+    dist.div_(width)
+    return dist + dist.t()  # the lower triangle is still zero: this mirrors the computed upper one
+
+
+class _SelectedDistances(torch.autograd.Function):
+    """``D_an − D_ap`` per anchor from precomputed distances; the backward visits the selected pairs only.
+
+    Forward: ``(dist·neg).sum(1) / k_neg − (dist·pos).sum(1) / k_pos``. Backward, with
+    ``A = g·(neg / k_neg − pos / k_pos)`` (row i: anchor i's coefficients) and D = C·T entries:
+    ``∂/∂x_k = Σ_j (A_kj + A_jk)·sign(x_k − x_j) / D``, the derivative of the mean absolute difference.
+    """
+
+    @staticmethod
+    def forward(ctx, flat, dist, pos, neg, k_pos, k_neg):
+        ctx.save_for_backward(flat, pos, neg, k_pos, k_neg)
+        return (dist * neg).sum(1) / k_neg - (dist * pos).sum(1) / k_pos
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        flat, pos, neg, k_pos, k_neg = ctx.saved_tensors
+        dtype = grad.dtype
+        coef = grad.unsqueeze(1) * (neg.to(dtype) / k_neg.unsqueeze(1).to(dtype) - pos.to(dtype) / k_pos.unsqueeze(1).to(dtype))
+        coef = torch.triu(coef + coef.t(), diagonal=1)  # each unordered pair once
+        rows, cols = coef.nonzero(as_tuple=True)
+        weights = coef[rows, cols] / flat.shape[1]
+        grad_flat = torch.zeros_like(flat)
+        chunk = max(1, _CHUNK_ENTRIES // max(1, flat.shape[1]))
+        for start in range(0, len(rows), chunk):
+            r, c = rows[start : start + chunk], cols[start : start + chunk]
+            # in place: fresh (pairs, C·T) buffers cost more than the arithmetic
+            contrib = torch.index_select(flat, 0, r).sub_(torch.index_select(flat, 0, c)).sign_()
+            contrib.mul_(weights[start : start + chunk].unsqueeze(1))
+            grad_flat.index_add_(0, r, contrib)
+            grad_flat.index_add_(0, c, contrib, alpha=-1)
+        return grad_flat, None, None, None, None, None

@@ -100,3 +100,53 @@ def test_gradient_reaches_the_perturbations():
     np.testing.assert_allclose(g[0].numpy(), 1.0 / F, atol=1e-12)
     # the B series is the negative of all four anchors: each pulls it toward A (+1/F each)
     np.testing.assert_allclose(g[4].numpy(), 4.0 / F, atol=1e-12)
+
+
+def _dense_reference(xr, generator, margin, reading):
+    """The term with autograd through the full distance matrix (what the selected-pair backward must equal)."""
+    B = xr.shape[0]
+    flat = xr.reshape(B, -1)
+    labels = two_means(flat, generator)
+    dist = torch.cdist(flat, flat, p=1.0) / flat.shape[1]
+    same = labels.unsqueeze(0) == labels.unsqueeze(1)
+    n_same = same.sum(1)
+    k_pos = torch.minimum(n_triplet_members(n_same), n_same - 1)
+    k_neg = torch.minimum(n_triplet_members(B - n_same), B - n_same)
+    inf = torch.tensor(float("inf"), dtype=dist.dtype)
+    pos = torch.where(same & ~torch.eye(B, dtype=torch.bool), dist.detach(), inf).argsort(1).argsort(1) < k_pos[:, None]
+    noise = torch.rand(B, B, generator=generator).to(dist.dtype)
+    neg = torch.where(~same, noise, inf).argsort(1).argsort(1) < k_neg[:, None]
+    diff = (dist * neg).sum(1) / k_neg.clamp(min=1) - (dist * pos).sum(1) / k_pos.clamp(min=1)
+    shift = -margin if reading == "formula" else margin
+    return torch.where((k_pos > 0) & (k_neg > 0), torch.relu(diff + shift), torch.zeros_like(diff))
+
+
+@pytest.mark.parametrize("chunk", [1 << 22, 7])  # one chunk, or many chunks of a single pair
+@pytest.mark.parametrize("reading, margin", [("aim", 1.0), ("formula", 0.0)])
+def test_selected_pair_backward_equals_the_dense_gradient(monkeypatch, chunk, reading, margin):
+    import sklearn_tsmask._contrastive as contrastive
+
+    monkeypatch.setattr(contrastive, "_CHUNK_ENTRIES", chunk)
+    rng = np.random.RandomState(0)
+    x = torch.from_numpy(np.vstack([rng.randn(9, 3, 4) + 1.0, rng.randn(14, 3, 4) - 1.0]))
+    upstream = torch.from_numpy(rng.rand(len(x)))  # a different weight per anchor
+    a = x.clone().requires_grad_(True)
+    b = x.clone().requires_grad_(True)
+    ours = triplet_term(a, gen(5), margin=margin, reading=reading)
+    dense = _dense_reference(b, gen(5), margin, reading)
+    torch.testing.assert_close(ours, dense, rtol=0, atol=1e-12)
+    assert int((ours > 0).sum()) >= 10  # the hinge is active for most anchors: the gradients are not trivially 0
+    (ours * upstream).sum().backward()
+    (dense * upstream).sum().backward()
+    torch.testing.assert_close(a.grad, b.grad, rtol=0, atol=1e-12)
+    assert float(a.grad.abs().max()) > 0
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 9])
+def test_mean_abs_distances_equal_cdist(n):
+    from sklearn_tsmask._contrastive import _mean_abs_distances
+
+    x = torch.from_numpy(np.random.RandomState(n).randn(n, 12))
+    dist = _mean_abs_distances(x)
+    torch.testing.assert_close(dist, torch.cdist(x, x, p=1.0) / 12, rtol=0, atol=1e-14)
+    assert torch.equal(dist, dist.t()) and not dist.diagonal().any()
