@@ -44,6 +44,9 @@ EXPLAINERS = {
     # a bidirectional GRU perturbation with at most 16 hidden units per direction (instead of C)
     "extremal_mask_bigru16": lambda: ExtremalMask(perturbation=_capped_bigru, device="cpu", random_state=0),
     "contralsp_bigru16": lambda: ContraLSP(perturbation=_capped_bigru, device="cpu", random_state=0),
+    # the convolutional perturbation (channel mixing, a blind-spot filter over 11 steps, mixing back)
+    "extremal_mask_conv": lambda: ExtremalMask(perturbation="conv", device="cpu", random_state=0),
+    "contralsp_conv": lambda: ContraLSP(perturbation="conv", device="cpu", random_state=0),
 }
 
 

@@ -4,13 +4,16 @@ Usage::
 
     python benchmarks/scale.py                              # N = 1,000 and 10,000; the three explainers
     python benchmarks/scale.py --sizes 1000 --explainer extremal_mask --max-iter 20
+    python benchmarks/scale.py --sizes 2000 10000 --batch-size 1000   # the same batch at both sizes
 
 A panel of random series (C = 8 channels, T = 200 steps) explained by a GRU classifier
 (:class:`~sklearn_tsmask.datasets.GRUClassifier`, 8 → 64 units, logits of the last step; untrained: the cost of a
-step does not depend on what the model learned), each explainer with its defaults except a fixed number of
-steps (``--max-iter``, stopping rule off), so that the figures measure how the cost scales, not convergence.
-Each (explainer, N) runs in a fresh process: seconds per series, and the peak resident memory the explanation
-added, with and without the masks it returns (N × C × T float32 values, which grow with N by construction).
+step does not depend on what the model learned), each explainer with its defaults except a fixed number of steps
+(``--max-iter``, stopping rule off), so that the figures measure how the cost scales, not convergence. With
+``--batch-size`` every N uses batches of that many series (by default ``batch_size="auto"``, which at N = 1,000 is
+the whole panel and at 10,000 a larger batch, so the two peaks then differ by the batch, not by N). Each
+(explainer, N) runs in a fresh process: seconds per series, and the peak resident memory the explanation added,
+with and without the masks it returns (N × C × T float32 values, which grow with N by construction).
 Appends a section to ``benchmarks/RESULTS.md``.
 """
 
@@ -33,7 +36,7 @@ from benchmarks._measure import PeakMemory, explain_once, publish  # noqa: E402
 C, T, HIDDEN = 8, 200, 64
 
 
-def one(name, n, max_iter, threads):
+def one(name, n, max_iter, threads, batch_size="auto"):
     """Explain ``n`` series with ``name`` in this process; return the record."""
     from sklearn_tsmask import ContraLSP, DynaMask, ExtremalMask
     from sklearn_tsmask.datasets import GRUClassifier
@@ -42,7 +45,7 @@ def one(name, n, max_iter, threads):
     X = np.random.RandomState(0).randn(n, C, T).astype(np.float32)
     model = GRUClassifier(n_channels=C, n_classes=4, hidden_size=HIDDEN, output="last", random_state=0)
     cls = {"dynamask": DynaMask, "extremal_mask": ExtremalMask, "contralsp": ContraLSP}[name]
-    explainer = cls(max_iter=max_iter, tol=None, device="cpu", random_state=0)
+    explainer = cls(max_iter=max_iter, tol=None, device="cpu", random_state=0, batch_size=batch_size)
     explain_once(cls(max_iter=2, tol=None, device="cpu", random_state=0), X[:8], model)  # warm-up
     with PeakMemory(torch.device("cpu")) as mem:
         start = time.perf_counter()
@@ -60,17 +63,18 @@ def main(argv=None):
     parser.add_argument("--sizes", nargs="+", type=int, default=[1000, 10000])
     parser.add_argument("--max-iter", type=int, default=50)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=None, help="series per batch (default: 'auto')")
     parser.add_argument("--one", nargs=2, metavar=("EXPLAINER", "N"), help=argparse.SUPPRESS)
     parser.add_argument("--no-save", action="store_true")
     args = parser.parse_args(argv)
     if args.one:
-        print(json.dumps(one(args.one[0], int(args.one[1]), args.max_iter, args.threads)))
+        print(json.dumps(one(args.one[0], int(args.one[1]), args.max_iter, args.threads, args.batch_size or "auto")))
         return
     records = []
     for name in args.explainer:
         for n in args.sizes:
             cmd = [sys.executable, __file__, "--one", name, str(n), "--max-iter", str(args.max_iter),
-                   "--threads", str(args.threads)]
+                   "--threads", str(args.threads)] + (["--batch-size", str(args.batch_size)] if args.batch_size else [])
             proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
             if proc.returncode != 0:
                 raise SystemExit(f"{name} N={n} failed:\n{proc.stderr[-3000:]}")
@@ -84,7 +88,8 @@ def main(argv=None):
         *section_header("Time and memory against the number of series", torch.device("cpu"), "benchmarks/scale.py",
                         argv),
         f"- random series, C = {C}, T = {T}; black box GRUClassifier({C} → {HIDDEN}, last step, 4 classes); each "
-        f"explainer's defaults with {args.max_iter} steps (stopping rule off); one fresh process per row; peak = "
+        f"explainer's defaults with {args.max_iter} steps (stopping rule off), batch_size="
+        f"{args.batch_size or repr('auto')}; one fresh process per row; peak = "
         "resident memory the explanation added; the masks returned are N × C × T float32",
         "",
         "| explainer | N | batch (series) | seconds | ms / series | peak MB | of which masks MB | peak − masks MB |",

@@ -457,7 +457,7 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
         """
         fitted, (result, fmt) = self._fit(X, y, model, produce_masks=True)
         self._commit(fitted)
-        return from_tensor(result.masks, fmt)
+        return from_tensor(result.masks, fmt, owned=True)
 
     def transform(self, X):
         """Optimise and return the saliency masks of ``X``.
@@ -486,7 +486,7 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
         (2, 50, 50)
         """
         result, fmt = self._transform(X)
-        return from_tensor(result.masks, fmt)
+        return from_tensor(result.masks, fmt, owned=True)
 
     def explain(self, X):
         """Optimise the masks of ``X`` and return them with per-series diagnostics.
@@ -602,7 +602,7 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
 
     def _explanation(self, result, fmt):
         fields = {f.name: getattr(result.per_series, f.name) for f in dataclasses.fields(result.per_series)}
-        out = Bunch(masks=from_tensor(fields.pop("masks"), fmt))
+        out = Bunch(masks=from_tensor(fields.pop("masks"), fmt, owned=True))
         for name, value in fields.items():
             out[name] = value.cpu().numpy()
         out.n_iter = result.n_iter
@@ -689,7 +689,7 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
         callbacks = self._loop_callbacks()
         history = torch.zeros(self.max_iter, device=groups[0][1].device, dtype=torch.float64)
         n_iter = 0
-        results = []
+        results = _Results(n, ragged=len(groups) > 1 or groups[0][0] is not None)
         for cb in callbacks:
             cb.on_explain_begin(self, n_batches=len(plan), max_iter=self.max_iter, training=training)
         try:
@@ -743,12 +743,11 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
                     _check_finite(batch_history[:n_run], result.masks, index, type(self).__name__)
                     history += batch_history
                     n_iter = max(n_iter, n_run)
-                    results.append((batch.rows, result))
+                    results.add(batch.rows, result)
         finally:
             for cb in callbacks:
                 cb.on_explain_end()
-        return _Run(_merge_results(results, n, ragged=len(groups) > 1 or groups[0][0] is not None),
-                    history[:n_iter] / n, n_iter)
+        return _Run(results.merged(), history[:n_iter] / n, n_iter)
 
 
 def _length_groups(x):
@@ -763,29 +762,52 @@ def _length_groups(x):
     return groups
 
 
-def _merge_results(results, n, *, ragged):
-    """Per-series results of the batches, in the order of the series (masks clamped to [0, 1])."""
-    cls = type(results[0][1])
-    fields = [f.name for f in dataclasses.fields(cls)]
-    if not ragged:
-        merged = cls(**{name: torch.cat([getattr(r, name) for _, r in results]) for name in fields})
-        merged.masks = merged.masks.clamp(0.0, 1.0)
-        return merged
-    order = torch.cat([rows for rows, _ in results])
-    values = {}
-    for name in fields:
-        if name == "masks":
-            masks = [None] * n
-            for rows, r in results:
-                for j, row in enumerate(rows.tolist()):
-                    masks[row] = r.masks[j].clamp(0.0, 1.0)
-            values[name] = masks
-        else:
-            stacked = torch.cat([getattr(r, name) for _, r in results])
-            out = torch.empty_like(stacked)
-            out[order.to(stacked.device)] = stacked
-            values[name] = out
-    return cls(**values)
+class _Results:
+    """Per-series results of the batches, gathered in the order of the series (masks clamped to [0, 1]).
+
+    Series of one length: each batch's fields are written into tensors for all ``n`` series as the batch
+    ends, so the memory that grows with ``n`` is one copy of the results (no list of batches to concatenate
+    at the end). Series of several lengths: the batches are kept and each series' mask comes back on its own.
+    """
+
+    def __init__(self, n, *, ragged):
+        self.n = n
+        self.ragged = ragged
+        self.batches = []  # ragged: (rows, result) per batch
+        self.values = None  # equal lengths: field -> tensor (n, ...)
+        self.cls = None
+
+    def add(self, rows, result):
+        self.cls = type(result)
+        if self.ragged:
+            self.batches.append((rows, result))
+            return
+        fields = {f.name: getattr(result, f.name) for f in dataclasses.fields(result)}
+        if self.values is None:
+            self.values = {name: v.new_empty((self.n, *v.shape[1:])) for name, v in fields.items()}
+        for name, v in fields.items():
+            self.values[name][rows] = v
+
+    def merged(self):
+        if not self.ragged:
+            self.values["masks"].clamp_(0.0, 1.0)
+            return self.cls(**self.values)
+        n, batches = self.n, self.batches
+        order = torch.cat([rows for rows, _ in batches])
+        values = {}
+        for name in [f.name for f in dataclasses.fields(self.cls)]:
+            if name == "masks":
+                masks = [None] * n
+                for rows, r in batches:
+                    for j, row in enumerate(rows.tolist()):
+                        masks[row] = r.masks[j].clamp(0.0, 1.0)
+                values[name] = masks
+            else:
+                stacked = torch.cat([getattr(r, name) for _, r in batches])
+                out = torch.empty_like(stacked)
+                out[order.to(stacked.device)] = stacked
+                values[name] = out
+        return self.cls(**values)
 
 
 @dataclass

@@ -664,7 +664,7 @@ def _check_result_shape(values, fmt):
         )
 
 
-def from_tensor(values, fmt):
+def from_tensor(values, fmt, *, owned=False):
     """Return ``values`` of shape (N, C, T) in the container described by ``fmt``.
 
     Parameters
@@ -674,6 +674,11 @@ def from_tensor(values, fmt):
         ``fmt`` describes.
     fmt : PanelFormat
         As returned by :func:`to_tensor` for the input.
+    owned : bool, default=False
+        The caller made ``values`` for this result and keeps no other
+        reference to it: a numpy result of the same dtype then takes over
+        its memory instead of copying it (one copy of the masks less at the
+        peak, which grows with N).
 
     Returns
     -------
@@ -681,8 +686,8 @@ def from_tensor(values, fmt):
         In the container of the input: an array or tensor shaped ``(N, C, T)``
         (or ``(N, T)`` when the input was 2D); for the pandas panels, the
         same container with the input's instance labels, time indices and
-        column names and float values. Never sharing memory with ``values``
-        or with the input.
+        column names and float values. Never sharing memory with the input,
+        nor with ``values`` unless it is ``owned``.
     """
     if fmt.lengths is not None:
         return _from_ragged(values, fmt)
@@ -693,7 +698,8 @@ def from_tensor(values, fmt):
     # fitted state or cache, which the caller could then modify in place.
     if fmt.container == "torch":
         return values.to(device=fmt.device, dtype=fmt.dtype, copy=True)
-    arr = np.array(values.cpu().numpy(), dtype=fmt.dtype, copy=True)
+    # owned: a contiguous CPU tensor of the right dtype is handed over (the array keeps its storage alive)
+    arr = values.cpu().numpy().astype(fmt.dtype, copy=not owned)
     if fmt.container == "numpy":
         return arr
     _check_result_shape(arr, fmt)

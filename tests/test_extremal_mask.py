@@ -52,7 +52,7 @@ def test_defaults_find_the_spikes_and_stop_at_convergence(spiky):
     assert masks[:, ~SALIENT].mean() < 0.1
 
 
-@pytest.mark.parametrize("perturbation", ["zeros", "gru", "bigru"])
+@pytest.mark.parametrize("perturbation", ["zeros", "gru", "bigru", "conv"])
 def test_finds_the_spikes_of_the_white_box(spiky, perturbation):
     X, truth, white_box = spiky
     masks = extremal(perturbation=perturbation).fit_transform(X, model=white_box)
@@ -384,6 +384,46 @@ def test_recurrent_perturbation_shapes_and_causality():
     assert not torch.allclose(both(y)[:, :, :7], both(x)[:, :, :7])
 
 
+def test_conv_perturbation_hand_computed():
+    """One channel, one feature, identity mixings: the output is tanh of the blind-spot filter, by hand."""
+    from sklearn_tsmask.perturbation_nets import ConvPerturbation
+
+    net = ConvPerturbation(1, hidden_size=1, kernel_size=3).double()
+    causal = ConvPerturbation(1, hidden_size=1, kernel_size=2, causal=True).double()
+    with torch.no_grad():
+        for m in (net, causal):
+            m.mix_in.weight.fill_(1.0), m.mix_in.bias.zero_(), m.mix_out.weight.fill_(1.0), m.mix_out.bias.zero_()
+            m.temporal.bias.fill_(0.1)
+        net.temporal.weight.copy_(torch.tensor([[[0.5, 7.0, 0.25]]]))  # the centre tap (7) is never used
+        causal.temporal.weight.copy_(torch.tensor([[[0.5, 2.0]]]))  # t − 2, t − 1
+    x = torch.tensor([[[1.0, 2.0, 4.0, 8.0]]], dtype=torch.float64)
+    # zero padding: t = 0 reads 0.25·x1; t = 3 reads 0.5·x2
+    expected = torch.tanh(torch.tensor([0.25 * 2, 0.5 * 1 + 0.25 * 4, 0.5 * 2 + 0.25 * 8, 0.5 * 4]) + 0.1)
+    torch.testing.assert_close(net(x)[0, 0], expected.double())
+    expected_causal = torch.tanh(torch.tensor([0.0, 2.0 * 1, 0.5 * 1 + 2.0 * 2, 0.5 * 2 + 2.0 * 4]) + 0.1)
+    torch.testing.assert_close(causal(x)[0, 0], expected_causal.double())
+
+
+def test_conv_perturbation_never_reads_the_entry_nor_the_future_when_causal():
+    from sklearn_tsmask.perturbation_nets import ConvPerturbation
+
+    torch.manual_seed(0)
+    both, causal = ConvPerturbation(4, kernel_size=5), ConvPerturbation(4, kernel_size=5, causal=True)
+    x = torch.randn(2, 4, 12)
+    for t in (0, 6, 11):
+        y = x.clone()
+        y[:, :, t] += 3.0  # every channel at step t
+        for net in (both, causal):
+            torch.testing.assert_close(net(y)[..., t], net(x)[..., t])
+        assert not torch.allclose(both(y), both(x))  # the neighbours do read it
+        torch.testing.assert_close(causal(y)[..., :t + 1], causal(x)[..., :t + 1])  # nothing before reads it
+    with pytest.raises(ValueError, match="kernel_size must be an odd integer"):
+        ConvPerturbation(3, kernel_size=4)
+    x.requires_grad_(True)
+    both(x).sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in both.parameters())
+
+
 def test_make_perturbation_net_seeding():
     a = make_perturbation_net("bigru", 3, random_state=0)
     b = make_perturbation_net("bigru", 3, random_state=0)
@@ -391,6 +431,8 @@ def test_make_perturbation_net_seeding():
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
     assert not all(torch.equal(p, q) for p, q in zip(a.parameters(), c.parameters()))
     assert make_perturbation_net("zeros", 3) is None
+    d, e = make_perturbation_net("conv", 3, random_state=0), make_perturbation_net("conv", 3, random_state=0)
+    assert type(d).__name__ == "ConvPerturbation" and all(torch.equal(p, q) for p, q in zip(d.parameters(), e.parameters()))
 
 
 # ------------------------------------------------------------ classifiers, contract

@@ -44,3 +44,21 @@ def test_dynamask_area_variants_share_the_batch_budget():
     est = DynaMask(area=[0.1, 0.2, 0.3], max_iter=2, batch_size=4, device="cpu", random_state=0)
     _, rest = _model_call_rows(est, 40)
     assert est._masks_per_series() == 3 and max(rest) == 4 * 3
+
+
+def test_numpy_masks_take_over_the_results_memory_and_stay_independent():
+    """The masks array is the merged results' own memory (no final copy), and each call returns a new array."""
+    from sklearn_tsmask import ExtremalMask
+    from sklearn_tsmask.datasets import make_rare_time
+
+    X, _, white_box = make_rare_time(n_samples=6, random_state=0)
+    X = X.astype(np.float32)  # masks come back in the input's dtype: float32 needs no conversion
+    est = ExtremalMask(max_iter=5, batch_size=4, random_state=0)
+    first = est.fit_transform(X, model=white_box)
+    assert first.dtype == np.float32 and first.flags.writeable and first.flags.c_contiguous
+    assert first.base is not None  # a view of the merged tensor's storage: handed over, not copied
+    again = est.transform(X)
+    kept = again.copy()
+    first[:] = -1.0  # the user's array is theirs: writing into it changes no later result
+    np.testing.assert_array_equal(est.transform(X), kept)
+    assert not np.shares_memory(again, first)
