@@ -83,8 +83,10 @@ def _hmm(name, seed, n_explain, device):
     from sklearn_tsmask.datasets import make_state, make_switch_feature, train_gru_classifier
 
     data = (make_state if name == "state" else make_switch_feature)(random_state=seed)
+    # trained (or loaded from the cache) on the CPU whatever the explainers' device: a GPU run explains the same
+    # black box as the CPU figures (a GPU-trained one would differ, and the cache key includes the device)
     model, report = train_gru_classifier(
-        data.X_train, data.y_train, data.X_test, data.y_test, random_state=seed, cache_dir=CACHE, device=device
+        data.X_train, data.y_train, data.X_test, data.y_test, random_state=seed, cache_dir=CACHE, device="cpu"
     )
     n = len(data.X_test) if n_explain is None else min(n_explain, len(data.X_test))
     info = {

@@ -1,0 +1,90 @@
+"""What helps on a GPU: seconds per optimisation step of the three explainers, FP32 against TF32 matrix products.
+
+Usage (on a CUDA machine; never part of CI)::
+
+    python benchmarks/gpu_variants.py                 # State, all 200 test series in one batch
+    python benchmarks/gpu_variants.py --data switch-feature --n-explain 100
+
+Each explainer runs with the recommended settings of the benchmark's family (ContraLSP: the paper's; and with the
+convolutional perturbation network), once with ``--short`` and once with ``--long`` steps (stopping rule off); the
+difference, divided by the extra steps, is the time of one step, free of the set-up and of the final mask
+evaluation. Each setting is run with ``torch.backends.cuda.matmul.allow_tf32`` off (FP32 matrix products, PyTorch's
+default) and on (TF32); cuDNN's recurrent kernels use TF32 in both (PyTorch's default for cuDNN). The masks of the
+two settings are compared (largest absolute difference) so that a speed-up is not bought with different results.
+Appends a section to ``benchmarks/RESULTS.md``.
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from benchmarks._measure import explain_once, publish  # noqa: E402
+from benchmarks._tasks import load_task  # noqa: E402
+from benchmarks.run import make_explainer, section_header  # noqa: E402
+
+SETTINGS = {
+    "dynamask": ("dynamask", "recommended", {}),
+    "extremal_mask": ("extremal_mask", "recommended", {}),
+    "contralsp": ("contralsp", "paper", {}),
+    "contralsp_conv": ("contralsp", "paper", {"perturbation": "conv"}),
+}
+
+
+def run(name, task, steps, device, tf32):
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    cli, preset, extra = SETTINGS[name]
+    _, explainer, _ = make_explainer(cli, task.name, {**extra, "max_iter": steps, "tol": None, "batch_size": None},
+                                     device, 0, preset)
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    masks = explain_once(explainer, task.panel, task.model)["masks"]
+    torch.cuda.synchronize()
+    return time.perf_counter() - start, torch.as_tensor(masks)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default="state")
+    parser.add_argument("--n-explain", type=int, default=None)
+    parser.add_argument("--explainer", nargs="+", choices=sorted(SETTINGS), default=sorted(SETTINGS))
+    parser.add_argument("--short", type=int, default=10)
+    parser.add_argument("--long", type=int, default=60)
+    parser.add_argument("--no-save", action="store_true")
+    args = parser.parse_args(argv)
+    if not torch.cuda.is_available():
+        raise SystemExit("gpu_variants.py needs a CUDA device.")
+    device = "cuda"
+    task = load_task(args.data, 0, n_explain=args.n_explain, device=device)
+    lines = [
+        *section_header("GPU: seconds per step, FP32 against TF32 matrix products", torch.device(device),
+                        "benchmarks/gpu_variants.py", argv),
+        f"- {args.data}, {len(task.X)} series in one batch; per step = (run with {args.long} steps − with "
+        f"{args.short}) / {args.long - args.short}; masks compared after {args.long} steps",
+        "",
+        "| explainer | FP32 ms / step | TF32 ms / step | speed-up | largest mask difference |",
+        "|---|---|---|---|---|",
+    ]
+    for name in args.explainer:
+        run(name, task, 2, device, False)  # warm-up (kernels, cuDNN plans)
+        per_step, masks = {}, {}
+        for tf32 in (False, True):
+            short, _ = run(name, task, args.short, device, tf32)
+            long, masks[tf32] = run(name, task, args.long, device, tf32)
+            per_step[tf32] = (long - short) / (args.long - args.short)
+        diff = float((masks[False] - masks[True]).abs().max())
+        print(f"{name}: FP32 {per_step[False] * 1e3:.2f} ms/step, TF32 {per_step[True] * 1e3:.2f}, mask diff {diff:.2e}",
+              flush=True)
+        lines.append(f"| {name} | {per_step[False] * 1e3:.2f} | {per_step[True] * 1e3:.2f} | "
+                     f"{per_step[False] / per_step[True]:.2f} | {diff:.1e} |")
+    torch.backends.cuda.matmul.allow_tf32 = False
+    publish("\n".join(lines) + "\n", no_save=args.no_save)
+
+
+if __name__ == "__main__":
+    main()
