@@ -90,11 +90,14 @@ PAPER_SETTINGS = {
         "hmm": dict(lambda_1=1.0, lambda_2=1.0, perturbation="bigru", max_iter=500, learning_rate=0.01),
     },
     # ContraLSP's settings differ between State and Switch-Feature (paper Table 6): keyed by benchmark.
+    # the paper's counterfactual network is the bidirectional GRU (the library's default is "conv")
     "contralsp": {
-        "rare": dict(alpha=0.1, beta=0.1, sigma=0.5, max_iter=200, learning_rate=0.1, batch_size=None),
-        "state": dict(alpha=2.0, beta=1.0, sigma=0.5, max_iter=500, learning_rate=0.01, batch_size=None),
+        "rare": dict(alpha=0.1, beta=0.1, sigma=0.5, max_iter=200, learning_rate=0.1, batch_size=None,
+                     perturbation="bigru"),
+        "state": dict(alpha=2.0, beta=1.0, sigma=0.5, max_iter=500, learning_rate=0.01, batch_size=None,
+                      perturbation="bigru"),
         "switch-feature": dict(alpha=1.0, beta=2.0, sigma=0.8, max_iter=500, learning_rate=0.01,
-                               batch_size=None),
+                               batch_size=None, perturbation="bigru"),
     },
     "integrated_gradients": {"rare": dict(task="regression"), "hmm": dict(task="classification")},
     "occlusion": {"rare": dict(task="regression"), "hmm": dict(task="classification")},
