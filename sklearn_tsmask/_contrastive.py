@@ -60,8 +60,6 @@ def two_means(z, generator, *, n_iter=25):
     if far[second] == 0:  # all rows equal: one cluster
         return torch.zeros(n, dtype=torch.bool, device=z.device)
     centres = torch.stack([z[first], z[second]])
-    if z.device.type != "cpu":
-        return _lloyd_without_sync(z, centres, n_iter)
     labels = None
     for _ in range(n_iter):
         new = torch.cdist(z, centres).argmin(1).bool()
@@ -71,23 +69,6 @@ def two_means(z, generator, *, n_iter=25):
         for k, members in enumerate((~labels, labels)):
             if members.any():  # an emptied cluster keeps its centre
                 centres[k] = z[members].mean(0)
-    return labels
-
-
-def _lloyd_without_sync(z, centres, n_iter):
-    """Lloyd's rounds without a test the host must wait for (on an accelerator each test stalls the queue).
-
-    All ``n_iter`` rounds run: once the assignment stops changing, further rounds recompute the same centres,
-    so the result is the converged assignment, as with the early stop on CPU (up to the summation order of
-    the means).
-    """
-    labels = torch.cdist(z, centres).argmin(1).bool()
-    for _ in range(n_iter - 1):
-        members = torch.stack([~labels, labels]).to(z.dtype)  # (2, n)
-        counts = members.sum(1, keepdim=True)
-        # an emptied cluster keeps its centre
-        centres = torch.where(counts > 0, (members @ z) / counts.clamp(min=1), centres)
-        labels = torch.cdist(z, centres).argmin(1).bool()
     return labels
 
 

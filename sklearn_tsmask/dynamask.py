@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import InvalidParameterError, StrOptions
 
-from ._base import BaseMaskExplainer, Interval, Objective, shared_parameter_docs
+from ._base import BaseMaskExplainer, Interval, Objective, _adam, shared_parameter_docs
 from .perturbations import fade, gaussian_blur, moving_average, past_average
 
 __all__ = ["DynaMask"]
@@ -303,7 +303,7 @@ class DynaMask(BaseMaskExplainer):
     def _make_optimizer(self, params):
         if self.solver == "sgd":
             return torch.optim.SGD(params, lr=self.learning_rate, momentum=self.momentum)
-        return torch.optim.Adam(params, lr=self.learning_rate)
+        return _adam(params, self.learning_rate)
 
     def _fit(self, X, y, model, *, produce_masks):
         fitted, run = super()._fit(X, y, model, produce_masks=produce_masks)

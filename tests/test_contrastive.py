@@ -150,20 +150,3 @@ def test_mean_abs_distances_equal_cdist(n):
     dist = _mean_abs_distances(x)
     torch.testing.assert_close(dist, torch.cdist(x, x, p=1.0) / 12, rtol=0, atol=1e-14)
     assert torch.equal(dist, dist.t()) and not dist.diagonal().any()
-
-
-def test_lloyd_without_sync_equals_the_early_stopping_rounds():
-    """The accelerator path (all rounds, no host test) reaches the same assignment as the CPU path."""
-    from sklearn_tsmask._contrastive import _lloyd_without_sync
-
-    rng = np.random.RandomState(1)
-    for trial in range(5):
-        z = torch.from_numpy(np.vstack([rng.randn(20, 6) + 1.5, rng.randn(13, 6) - 1.5, rng.randn(5, 6) * 3]))
-        expected = two_means(z, gen(trial))
-        first = int(torch.randint(len(z), (1,), generator=gen(trial)))
-        second = int(torch.cdist(z[first : first + 1], z).squeeze(0).argmax())
-        got = _lloyd_without_sync(z, torch.stack([z[first], z[second]]), 25)
-        assert torch.equal(got, expected)
-    # an emptied cluster keeps its centre: a far-away centre attracts nobody and stays where it was
-    z = torch.tensor([[0.0], [0.1], [0.2]], dtype=torch.float64)
-    assert not _lloyd_without_sync(z, torch.tensor([[0.1], [100.0]], dtype=torch.float64), 5).any()

@@ -495,3 +495,11 @@ def test_gru_classifier_on_cuda():
     cpu = ExtremalMask(device="cpu", **params).fit_transform(X, GRUClassifier())
     assert masks.shape == X.shape
     np.testing.assert_allclose(masks, cpu, atol=1e-3)
+
+
+@pytest.mark.gpu
+def test_adam_is_fused_on_cuda_only():
+    from sklearn_tsmask._base import _adam
+
+    assert _adam([torch.zeros(3, device="cuda", requires_grad=True)], 0.1).defaults["fused"] is True
+    assert not _adam([torch.zeros(3, requires_grad=True)], 0.1).defaults["fused"]
