@@ -25,6 +25,7 @@ import copy
 import torch
 from torch import nn
 
+from ._utils import unfrozen
 from .black_boxes import ZerothOrderModel, has_decision_scores
 
 __all__ = ["resolve_black_box"]
@@ -45,8 +46,6 @@ class _KeywordInput(nn.Module):
         return torch.log(out + self.eps) if self.log_output else out
 
 
-def _is_frozen_estimator(model):
-    return type(model).__name__ == "FrozenEstimator" and hasattr(model, "estimator")
 
 
 def _is_skorch_net(model):
@@ -101,8 +100,7 @@ def resolve_black_box(model, *, layout, random_state=None):
     model : torch.nn.Module or callable
     layout : {"NCT", "NTC"}
     """
-    while _is_frozen_estimator(model):
-        model = model.estimator
+    model = unfrozen(model)
     if _is_skorch_net(model):
         return _skorch_module(model), layout
     if _is_sktime_torch_classifier(model):

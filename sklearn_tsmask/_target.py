@@ -11,19 +11,14 @@ import numbers
 import numpy as np
 import torch
 
+from ._utils import unfrozen
+
 __all__ = ["resolve_target", "model_classes", "model_kind", "resolve_loss"]
-
-
-def _unfrozen(model):
-    """The estimator inside scikit-learn ``FrozenEstimator`` wrappers (the model itself otherwise)."""
-    while type(model).__name__ == "FrozenEstimator" and hasattr(model, "estimator"):
-        model = model.estimator
-    return model
 
 
 def model_classes(model):
     """The class labels of a black box (its ``classes_``), or None."""
-    model = _unfrozen(model)
+    model = unfrozen(model)
     if isinstance(model, torch.nn.Module):
         return None
     classes = getattr(model, "classes_", None)
@@ -37,7 +32,7 @@ def model_kind(model):
     object whose scikit-learn estimator type (``_estimator_type`` or its tags) is "regressor" or "classifier" says
     so. A plain torch module or callable says nothing unless it carries ``_estimator_type``.
     """
-    model = _unfrozen(model)
+    model = unfrozen(model)
     if not isinstance(model, torch.nn.Module):
         try:
             if getattr(model, "classes_", None) is not None:

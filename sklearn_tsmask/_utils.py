@@ -8,7 +8,19 @@ import torch
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import InvalidParameterError
 
-__all__ = ["resolve_device", "make_generator", "check_scalar_in"]
+__all__ = ["resolve_device", "make_generator", "check_scalar_in", "unfrozen"]
+
+
+def unfrozen(model):
+    """The estimator inside scikit-learn ``FrozenEstimator`` wrappers (the model itself otherwise).
+
+    Meta-estimators (``GridSearchCV``) clone an explainer's ``model`` parameter unless it is frozen, so a
+    fitted black box often arrives wrapped, possibly more than once. Checked by name: no import of
+    ``sklearn.frozen``, which older scikit-learn versions lack.
+    """
+    while type(model).__name__ == "FrozenEstimator" and hasattr(model, "estimator"):
+        model = model.estimator
+    return model
 
 
 def resolve_device(device, data_device=None):

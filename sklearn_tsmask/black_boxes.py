@@ -47,6 +47,8 @@ import torch
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from ._utils import unfrozen
+
 __all__ = ["ZerothOrderModel"]
 
 _PROBA_FLOOR = 1e-12
@@ -114,8 +116,7 @@ def _find_decision_scores(est):
     head : object
         The final classifier (the one whose ``predict_proba``, if any, gives the probabilities).
     """
-    while type(est).__name__ == "FrozenEstimator" and hasattr(est, "estimator"):
-        est = est.estimator
+    est = unfrozen(est)
     names = _class_names(est)
     # aeon's Rocket family: a fitted scikit-learn pipeline (transform, scaler, ridge) on the panel
     pipeline = getattr(est, "pipeline_", None)
