@@ -24,28 +24,21 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._measure import publish  # noqa: E402
+from benchmarks._measure import ObjectiveTap, publish  # noqa: E402
 from benchmarks._tasks import load_task  # noqa: E402
 from sklearn_tsmask import DynaMask  # noqa: E402
-from sklearn_tsmask.callbacks import Callback  # noqa: E402
 from sklearn_tsmask.metrics import aup, aur  # noqa: E402
 
 AREAS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5]
 TAUS = (0.01, 0.02, 0.05, 0.1, 0.2)
 
 
-class AllAreas(Callback):
+class AllAreas(ObjectiveTap):
     """The masks and errors of every area at the end of each batch, read from the objective."""
 
     def __init__(self, explainer):
+        super().__init__(explainer)
         self.masks, self.errors = [], []
-        make = explainer._make_objective
-
-        def wrapped(batch, networks):  # an instance attribute shadowing the method, for this run only
-            self.objective = make(batch, networks)
-            return self.objective
-
-        explainer._make_objective = wrapped
 
     def on_batch_end(self, n_iter):
         with torch.no_grad():

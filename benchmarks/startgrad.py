@@ -28,28 +28,19 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from benchmarks.run import make_explainer, machine, versions  # noqa: E402
-from benchmarks._measure import publish  # noqa: E402
+from benchmarks._measure import ObjectiveTap, publish  # noqa: E402
 from benchmarks._tasks import load_task  # noqa: E402
-from sklearn_tsmask.callbacks import Callback  # noqa: E402
 from sklearn_tsmask.metrics import aup, aur  # noqa: E402
 from sklearn_tsmask._utils import resolve_device  # noqa: E402
 
 
-class Snapshots(Callback):
+class Snapshots(ObjectiveTap):
     """Masks of every batch at the checkpoint steps, read from the objective the explainer builds."""
 
     def __init__(self, explainer, checkpoints, n_series, shape):
+        super().__init__(explainer)
         self.checkpoints = sorted(checkpoints)
         self.masks = {k: np.full((n_series, *shape), np.nan) for k in self.checkpoints}
-        self.objective = None
-        make = explainer._make_objective
-
-        def wrapped(batch, networks):  # an instance attribute shadowing the method, for this run only
-            self.objective = make(batch, networks)
-            self.rows = batch.rows
-            return self.objective
-
-        explainer._make_objective = wrapped
 
     def on_epoch_end(self, epoch, loss):
         step = epoch + 1
