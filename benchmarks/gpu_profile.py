@@ -21,8 +21,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from benchmarks._measure import explain_once  # noqa: E402
 from benchmarks._tasks import load_task  # noqa: E402
-from benchmarks.gpu_variants import SETTINGS  # noqa: E402
-from benchmarks.run import make_explainer  # noqa: E402
+from benchmarks.gpu_variants import SETTINGS, build  # noqa: E402
 
 
 def main(argv=None):
@@ -33,12 +32,9 @@ def main(argv=None):
     parser.add_argument("--rows", type=int, default=25)
     args = parser.parse_args(argv)
     task = load_task(args.data, 0, device="cuda")
-    cli, preset, extra = SETTINGS[args.explainer]
 
     def run(steps):
-        _, explainer, _ = make_explainer(cli, args.data, {**extra, "max_iter": steps, "tol": None,
-                                                          "batch_size": None}, "cuda", 0, preset)
-        explain_once(explainer, task.panel, task.model)
+        explain_once(build(args.explainer, args.data, steps, "cuda"), task.panel, task.model)
         torch.cuda.synchronize()
 
     run(3)

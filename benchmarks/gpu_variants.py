@@ -37,11 +37,16 @@ SETTINGS = {
 }
 
 
+def build(name, benchmark, steps, device):
+    """The explainer ``name`` of :data:`SETTINGS` for ``benchmark``: ``steps`` steps, all series in one batch."""
+    cli, preset, extra = SETTINGS[name]
+    overrides = {**extra, "max_iter": steps, "tol": None, "batch_size": None}
+    return make_explainer(cli, benchmark, overrides, device, 0, preset)[1]
+
+
 def run(name, task, steps, device, tf32):
     torch.backends.cuda.matmul.allow_tf32 = tf32
-    cli, preset, extra = SETTINGS[name]
-    _, explainer, _ = make_explainer(cli, task.name, {**extra, "max_iter": steps, "tol": None, "batch_size": None},
-                                     device, 0, preset)
+    explainer = build(name, task.name, steps, device)
     torch.cuda.synchronize()
     start = time.perf_counter()
     masks = explain_once(explainer, task.panel, task.model)["masks"]

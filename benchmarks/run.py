@@ -90,7 +90,7 @@ PAPER_SETTINGS = {
         "hmm": dict(lambda_1=1.0, lambda_2=1.0, perturbation="bigru", max_iter=500, learning_rate=0.01),
     },
     # ContraLSP's settings differ between State and Switch-Feature (paper Table 6): keyed by benchmark.
-    # the paper's counterfactual network is the bidirectional GRU (the library's default is "conv")
+    # the paper's counterfactual network, the bidirectional GRU, pinned so that the preset keeps its meaning
     "contralsp": {
         "rare": dict(alpha=0.1, beta=0.1, sigma=0.5, max_iter=200, learning_rate=0.1, batch_size=None,
                      perturbation="bigru"),

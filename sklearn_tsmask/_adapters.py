@@ -46,8 +46,6 @@ class _KeywordInput(nn.Module):
         return torch.log(out + self.eps) if self.log_output else out
 
 
-
-
 def _is_skorch_net(model):
     return any(c.__module__.startswith("skorch") and c.__name__ == "NeuralNet" for c in type(model).__mro__)
 

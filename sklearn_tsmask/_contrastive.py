@@ -183,18 +183,19 @@ class _SelectedDistances(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad):
         flat, pos, neg, k_pos, k_neg = ctx.saved_tensors
-        dtype = grad.dtype
-        coef = grad.unsqueeze(1) * (neg.to(dtype) / k_neg.unsqueeze(1).to(dtype) - pos.to(dtype) / k_pos.unsqueeze(1).to(dtype))
+        # the masks in the gradient's dtype first: bool / int would divide in the default float dtype
+        weights = neg.to(grad.dtype) / k_neg.unsqueeze(1) - pos.to(grad.dtype) / k_pos.unsqueeze(1)
+        coef = grad.unsqueeze(1) * weights
         coef = torch.triu(coef + coef.t(), diagonal=1)  # each unordered pair once
         rows, cols = coef.nonzero(as_tuple=True)
-        weights = coef[rows, cols] / flat.shape[1]
+        pair_weights = coef[rows, cols] / flat.shape[1]
         grad_flat = torch.zeros_like(flat)
         chunk = max(1, _CHUNK_ENTRIES // max(1, flat.shape[1]))
         for start in range(0, len(rows), chunk):
             r, c = rows[start : start + chunk], cols[start : start + chunk]
             # in place: fresh (pairs, C·T) buffers cost more than the arithmetic
             contrib = torch.index_select(flat, 0, r).sub_(torch.index_select(flat, 0, c)).sign_()
-            contrib.mul_(weights[start : start + chunk].unsqueeze(1))
+            contrib.mul_(pair_weights[start : start + chunk].unsqueeze(1))
             grad_flat.index_add_(0, r, contrib)
             grad_flat.index_add_(0, c, contrib, alpha=-1)
         return grad_flat, None, None, None, None, None

@@ -103,9 +103,9 @@ class ConvPerturbation(nn.Module):
         Channels C of the series (input and output).
     hidden_size : int or None, default=None
         Features between the two channel mixings (None = ``2·n_channels``,
-        the width of the bidirectional GRU's states: measured on ContraLSP's
-        rare benchmarks, 16 or C features let the perturbation keep less
-        of the series than the GRU's, 2·C as much or more).
+        the width of the bidirectional GRU's states). Measured on ContraLSP's
+        rare benchmarks: with 16 or C features its recall fell below the
+        GRU's, with 2·C it stayed within 0.02 of it or above.
     kernel_size : int, default=11
         Time steps the filter spans (odd when not causal: ``kernel_size // 2``
         on each side of the entry; zero padding at the ends).
@@ -219,8 +219,8 @@ def make_perturbation_net(spec, n_channels, *, random_state=None, device="cpu", 
     spec : {"zeros", "gru", "bigru", "conv"}, torch.nn.Module or callable
         ``"zeros"``: no network (``NN(x) = 0``, returns None). ``"gru"`` /
         ``"bigru"``: a :class:`RecurrentPerturbation`, causal or
-        bidirectional. ``"conv"``: a :class:`ConvPerturbation`. A module is deep-copied (the user's object is never
-        trained). A callable is a factory called as ``spec(n_channels)``
+        bidirectional. ``"conv"``: a :class:`ConvPerturbation`. A module is
+        deep-copied (the user's object is never trained). A callable is a factory called as ``spec(n_channels)``
         (a module class works) and must return a module.
     n_channels : int
         Channels of the series.
