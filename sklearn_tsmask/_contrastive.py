@@ -18,6 +18,7 @@ bounded memory (the gradient of the full distance matrix cost as much as the
 black box's own backward pass at 64 channels).
 """
 
+import numpy as np
 import torch
 from torch.autograd.function import once_differentiable
 
@@ -28,7 +29,7 @@ _MAX_MEMBERS = 50
 _CHUNK_ENTRIES = 1 << 22
 
 
-def two_means(z, generator, *, n_iter=25):
+def two_means(z, generator, *, n_iter=25, method="auto"):
     """Split the rows of ``z`` into two clusters by Lloyd's algorithm (k = 2).
 
     Initialisation: a row drawn with ``generator``, then the row farthest from
@@ -43,6 +44,14 @@ def two_means(z, generator, *, n_iter=25):
         On ``z``'s device; seeds the first centre.
     n_iter : int, default=25
         Maximum number of Lloyd rounds.
+    method : {"auto", "rows", "gram"}, default="auto"
+        ``"rows"``: the rounds in torch on ``z``'s device, distances to the
+        centres from the rows. ``"gram"``: the Gram matrix ``z·zᵀ`` (float64)
+        is computed on ``z``'s device and the rounds run on the host from it
+        (kernel k-means: the centres are weighted means of rows, so every
+        distance is a combination of Gram entries), which waits for the
+        device once instead of several times per round. ``"auto"``: rows on
+        CPU, Gram elsewhere (a GPU's step is otherwise set by those waits).
 
     Returns
     -------
@@ -54,7 +63,18 @@ def two_means(z, generator, *, n_iter=25):
     n = z.shape[0]
     if n < 2:
         return torch.zeros(n, dtype=torch.bool, device=z.device)
-    first = int(torch.randint(n, (1,), generator=generator, device=generator.device))
+    if method == "auto":
+        method = "gram" if _accelerator_path(z.device) else "rows"
+    if method not in ("rows", "gram"):
+        raise ValueError(f"method must be 'auto', 'rows' or 'gram', got {method!r}.")
+    first = torch.randint(n, (1,), generator=generator, device=generator.device)
+    if method == "gram":
+        z64 = z.to(torch.float64)
+        # the Gram matrix and the first centre's index in one copy: the one wait for the device
+        host = torch.cat([(z64 @ z64.t()).reshape(-1), first.to(torch.float64)]).cpu().numpy()
+        labels = _two_means_gram(host[:-1].reshape(n, n), int(host[-1]), n_iter)
+        return torch.from_numpy(labels).to(z.device)
+    first = int(first)
     far = torch.cdist(z[first : first + 1], z).squeeze(0)
     second = int(far.argmax())
     if far[second] == 0:  # all rows equal: one cluster
@@ -69,6 +89,34 @@ def two_means(z, generator, *, n_iter=25):
         for k, members in enumerate((~labels, labels)):
             if members.any():  # an emptied cluster keeps its centre
                 centres[k] = z[members].mean(0)
+    return labels
+
+
+def _two_means_gram(gram, first, n_iter):
+    """:func:`two_means` from the Gram matrix ``gram`` (n, n) of the rows, in NumPy: the same rounds.
+
+    A centre is a weighted mean ``wᵀz`` of the rows, so the squared distance of row ``i`` to it is
+    ``G_ii − 2·(G·w)_i + wᵀ·G·w``; the first centres are rows (one-hot weights), then the means of the clusters.
+    """
+    diag = np.diag(gram)
+    far = diag - 2.0 * gram[first] + gram[first, first]
+    second = int(far.argmax())
+    if not far[second] > 1e-12 * diag.max():  # all rows equal (up to the Gram matrix's rounding): one cluster
+        return np.zeros(len(gram), dtype=bool)
+    weights = np.zeros((2, len(gram)))
+    weights[0, first] = weights[1, second] = 1.0
+    labels = None
+    for _ in range(n_iter):
+        projected = gram @ weights.T  # (n, 2): G·w_k
+        dist = diag[:, None] - 2.0 * projected + np.einsum("kn,nk->k", weights, projected)[None, :]
+        new = dist[:, 1] < dist[:, 0]  # ties to the first centre, as argmin does
+        if labels is not None and np.array_equal(new, labels):
+            break
+        labels = new
+        for k, members in enumerate((~labels, labels)):
+            count = members.sum()
+            if count:  # an emptied cluster keeps its centre
+                weights[k] = members / count
     return labels
 
 
@@ -131,19 +179,39 @@ def triplet_term(xr, generator, *, margin=1.0, reading="formula"):
 
     inf = torch.tensor(float("inf"), device=xr.device, dtype=dist.dtype)
     # positives: the k_pos nearest same-cluster members (rank by distance)
-    pos_key = torch.where(same & ~eye, dist, inf)
-    pos_rank = pos_key.argsort(1).argsort(1)
-    pos = pos_rank < k_pos.unsqueeze(1)
+    pos, pos_order = _first_k(torch.where(same & ~eye, dist, inf), k_pos)
     # negatives: k_neg other-cluster members in a random order
     noise = torch.rand(B, B, generator=generator, device=generator.device).to(xr.device)
-    neg_key = torch.where(~same, noise.to(dist.dtype), inf)
-    neg_rank = neg_key.argsort(1).argsort(1)
-    neg = neg_rank < k_neg.unsqueeze(1)
+    neg, neg_order = _first_k(torch.where(~same, noise.to(dist.dtype), inf), k_neg)
 
-    d_an_minus_ap = _SelectedDistances.apply(flat, dist, pos, neg, k_pos.clamp(min=1), k_neg.clamp(min=1))
+    # on an accelerator the backward takes every anchor's first `width` candidates (a size known without asking
+    # the device), with zero weight past its own K; on CPU the selected pairs themselves
+    width = min(B, _MAX_MEMBERS, B // 5 + 1) if _accelerator_path(xr.device) else None
+    d_an_minus_ap = _SelectedDistances.apply(flat, dist, pos, neg, k_pos.clamp(min=1), k_neg.clamp(min=1),
+                                             pos_order, neg_order, width)
     valid = (k_pos > 0) & (k_neg > 0)
     shift = -margin if reading == "formula" else margin
     return torch.where(valid, torch.relu(d_an_minus_ap + shift), torch.zeros_like(d_an_minus_ap))
+
+
+def _accelerator_path(device):
+    """Whether to compute the triplet term without waiting for ``device`` (True except on CPU).
+
+    A GPU runs the explainers' small steps at the pace of the host's launches only if the host never waits:
+    2-means runs on the host from one Gram matrix (one wait per step instead of several per Lloyd round) and the
+    backward's pairs have a size known in advance (no ``nonzero``).
+    """
+    return torch.device(device).type != "cpu"
+
+
+def _first_k(key, k):
+    """In each row ``i`` the ``k[i]`` entries of smallest ``key``: a boolean (B, B) and the sort's order.
+
+    One sort (not a rank of ranks): row ``i`` selects ``order[i, :k[i]]``.
+    """
+    order = key.argsort(1)
+    chosen = torch.arange(key.shape[1], device=key.device).unsqueeze(0) < k.unsqueeze(1)
+    return torch.zeros_like(chosen).scatter_(1, order, chosen), order
 
 
 @torch.no_grad()
@@ -172,30 +240,49 @@ class _SelectedDistances(torch.autograd.Function):
     Forward: ``(dist·neg).sum(1) / k_neg − (dist·pos).sum(1) / k_pos``. Backward, with
     ``A = g·(neg / k_neg − pos / k_pos)`` (row i: anchor i's coefficients) and D = C·T entries:
     ``∂/∂x_k = Σ_j (A_kj + A_jk)·sign(x_k − x_j) / D``, the derivative of the mean absolute difference.
+
+    The pairs: with ``width`` None, the nonzero entries of ``A + Aᵀ`` above the diagonal (each unordered pair
+    once; their number is read from the device); with an int ``width``, the first ``width`` entries of every
+    anchor's positive and negative orders, weighted 0 past the anchor's own K (a size fixed in advance).
     """
 
     @staticmethod
-    def forward(ctx, flat, dist, pos, neg, k_pos, k_neg):
-        ctx.save_for_backward(flat, pos, neg, k_pos, k_neg)
+    def forward(ctx, flat, dist, pos, neg, k_pos, k_neg, pos_order, neg_order, width):
+        ctx.width = width
+        ctx.save_for_backward(flat, pos, neg, k_pos, k_neg, pos_order, neg_order)
         return (dist * neg).sum(1) / k_neg - (dist * pos).sum(1) / k_pos
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):
-        flat, pos, neg, k_pos, k_neg = ctx.saved_tensors
-        # the masks in the gradient's dtype first: bool / int would divide in the default float dtype
-        weights = neg.to(grad.dtype) / k_neg.unsqueeze(1) - pos.to(grad.dtype) / k_pos.unsqueeze(1)
-        coef = grad.unsqueeze(1) * weights
-        coef = torch.triu(coef + coef.t(), diagonal=1)  # each unordered pair once
-        rows, cols = coef.nonzero(as_tuple=True)
-        pair_weights = coef[rows, cols] / flat.shape[1]
-        grad_flat = torch.zeros_like(flat)
-        chunk = max(1, _CHUNK_ENTRIES // max(1, flat.shape[1]))
-        for start in range(0, len(rows), chunk):
-            r, c = rows[start : start + chunk], cols[start : start + chunk]
-            # in place: fresh (pairs, C·T) buffers cost more than the arithmetic
-            contrib = torch.index_select(flat, 0, r).sub_(torch.index_select(flat, 0, c)).sign_()
-            contrib.mul_(pair_weights[start : start + chunk].unsqueeze(1))
-            grad_flat.index_add_(0, r, contrib)
-            grad_flat.index_add_(0, c, contrib, alpha=-1)
-        return grad_flat, None, None, None, None, None
+        flat, pos, neg, k_pos, k_neg, pos_order, neg_order = ctx.saved_tensors
+        if ctx.width is None:
+            # the masks in the gradient's dtype first: bool / int would divide in the default float dtype
+            weights = neg.to(grad.dtype) / k_neg.unsqueeze(1) - pos.to(grad.dtype) / k_pos.unsqueeze(1)
+            coef = grad.unsqueeze(1) * weights
+            coef = torch.triu(coef + coef.t(), diagonal=1)  # each unordered pair once
+            rows, cols = coef.nonzero(as_tuple=True)
+            pair_weights = coef[rows, cols]
+        else:
+            B, width = flat.shape[0], ctx.width
+            slot = torch.arange(width, device=flat.device)
+            rows = torch.arange(B, device=flat.device).repeat_interleave(width).repeat(2)
+            cols = torch.cat([neg_order[:, :width].reshape(-1), pos_order[:, :width].reshape(-1)])
+            neg_w = (slot < k_neg.unsqueeze(1)).to(grad.dtype) / k_neg.unsqueeze(1)
+            pos_w = (slot < k_pos.unsqueeze(1)).to(grad.dtype) / k_pos.unsqueeze(1)
+            pair_weights = torch.cat([(grad.unsqueeze(1) * neg_w).reshape(-1), -(grad.unsqueeze(1) * pos_w).reshape(-1)])
+        return _pair_gradient(flat, rows, cols, pair_weights / flat.shape[1]), *([None] * 8)
+
+
+def _pair_gradient(flat, rows, cols, pair_weights):
+    """``Σ_pairs w·sign(x_r − x_c)`` into row ``r`` and minus it into row ``c``, in chunks of bounded memory."""
+    grad_flat = torch.zeros_like(flat)
+    chunk = max(1, _CHUNK_ENTRIES // max(1, flat.shape[1]))
+    for start in range(0, len(rows), chunk):
+        r, c = rows[start : start + chunk], cols[start : start + chunk]
+        # in place: fresh (pairs, C·T) buffers cost more than the arithmetic
+        contrib = torch.index_select(flat, 0, r).sub_(torch.index_select(flat, 0, c)).sign_()
+        contrib.mul_(pair_weights[start : start + chunk].unsqueeze(1))
+        grad_flat.index_add_(0, r, contrib)
+        grad_flat.index_add_(0, c, contrib, alpha=-1)
+    return grad_flat

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import InvalidParameterError, StrOptions
 
-from ._base import BaseMaskExplainer, Interval, Objective, _adam, shared_parameter_docs
+from ._base import BaseMaskExplainer, Interval, Objective, _adam, _sgd, shared_parameter_docs
 from .perturbations import fade, gaussian_blur, moving_average, past_average
 
 __all__ = ["DynaMask"]
@@ -302,7 +302,7 @@ class DynaMask(BaseMaskExplainer):
 
     def _make_optimizer(self, params):
         if self.solver == "sgd":
-            return torch.optim.SGD(params, lr=self.learning_rate, momentum=self.momentum)
+            return _sgd(params, self.learning_rate, self.momentum)
         return _adam(params, self.learning_rate)
 
     def _fit(self, X, y, model, *, produce_masks):

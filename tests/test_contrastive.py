@@ -19,22 +19,42 @@ def constant_series(values, C=2, T=5):
     return v.view(-1, 1, 1).expand(-1, C, T).clone()
 
 
-def test_two_means_separates_two_groups():
+@pytest.mark.parametrize("method", ["rows", "gram"])
+def test_two_means_separates_two_groups(method):
     rng = np.random.RandomState(0)
     z = torch.from_numpy(np.vstack([rng.randn(7, 4) + 5.0, rng.randn(5, 4) - 5.0]))
     for seed in range(5):
-        labels = two_means(z, gen(seed))
+        labels = two_means(z, gen(seed), method=method)
         # the same partition whatever the first centre
         assert len(set(labels[:7].tolist())) == 1 and len(set(labels[7:].tolist())) == 1
         assert labels[0] != labels[7]
 
 
-def test_two_means_degenerate_inputs():
-    assert not two_means(torch.ones(6, 3), gen()).any()  # all rows equal: one cluster
-    assert two_means(torch.zeros(1, 3), gen()).shape == (1,)
+@pytest.mark.parametrize("method", ["rows", "gram"])
+def test_two_means_degenerate_inputs(method):
+    assert not two_means(torch.ones(6, 3), gen(), method=method).any()  # all rows equal: one cluster
+    assert not two_means(torch.full((5, 7), 0.1), gen(), method=method).any()  # also when z·zᵀ rounds
+    assert two_means(torch.zeros(1, 3), gen(), method=method).shape == (1,)
     # Lloyd's fixed point: 1-D points {0, 1, 2, 10}: {0, 1, 2} vs {10}
-    labels = two_means(torch.tensor([[0.0], [1.0], [2.0], [10.0]]), gen(3))
+    labels = two_means(torch.tensor([[0.0], [1.0], [2.0], [10.0]]), gen(3), method=method)
     assert labels.tolist() in ([False, False, False, True], [True, True, True, False])
+    with pytest.raises(ValueError, match="method must be"):
+        two_means(torch.ones(6, 3), gen(), method="kmeans")
+
+
+def test_two_means_from_the_gram_matrix_equals_the_rounds_on_the_rows():
+    """The accelerators' path (Gram matrix on the device, rounds on the host) gives the same clusters, also
+    for overlapping groups that need several rounds, and draws the same numbers from the generator."""
+    rng = np.random.RandomState(1)
+    for trial in range(20):
+        n, d = rng.randint(2, 60), rng.randint(1, 30)
+        z = torch.from_numpy(rng.randn(n, d) + rng.rand() * np.where(rng.rand(n, 1) < 0.4, 1.0, -1.0))
+        z = z.to(torch.float32) if trial % 2 else z
+        g_rows, g_gram = gen(trial), gen(trial)
+        rows = two_means(z, g_rows, method="rows")
+        gram = two_means(z, g_gram, method="gram")
+        assert torch.equal(rows, gram), trial
+        assert torch.equal(torch.rand(3, generator=g_rows), torch.rand(3, generator=g_gram))
 
 
 @pytest.mark.parametrize("size, k", [(1, 1), (4, 1), (5, 2), (9, 2), (10, 3), (244, 49), (245, 50), (1000, 50)])
@@ -121,12 +141,14 @@ def _dense_reference(xr, generator, margin, reading):
     return torch.where((k_pos > 0) & (k_neg > 0), torch.relu(diff + shift), torch.zeros_like(diff))
 
 
+@pytest.mark.parametrize("accelerator", [False, True])  # the accelerators' sync-free path, run on CPU
 @pytest.mark.parametrize("chunk", [1 << 22, 7])  # one chunk, or many chunks of a single pair
 @pytest.mark.parametrize("reading, margin", [("aim", 1.0), ("formula", 0.0)])
-def test_selected_pair_backward_equals_the_dense_gradient(monkeypatch, chunk, reading, margin):
+def test_selected_pair_backward_equals_the_dense_gradient(monkeypatch, chunk, reading, margin, accelerator):
     import sklearn_tsmask._contrastive as contrastive
 
     monkeypatch.setattr(contrastive, "_CHUNK_ENTRIES", chunk)
+    monkeypatch.setattr(contrastive, "_accelerator_path", lambda device: accelerator)
     rng = np.random.RandomState(0)
     x = torch.from_numpy(np.vstack([rng.randn(9, 3, 4) + 1.0, rng.randn(14, 3, 4) - 1.0]))
     upstream = torch.from_numpy(rng.rand(len(x)))  # a different weight per anchor
@@ -150,3 +172,34 @@ def test_mean_abs_distances_equal_cdist(n):
     dist = _mean_abs_distances(x)
     torch.testing.assert_close(dist, torch.cdist(x, x, p=1.0) / 12, rtol=0, atol=1e-14)
     assert torch.equal(dist, dist.t()) and not dist.diagonal().any()
+
+
+def test_the_accelerator_path_reads_from_the_device_once_per_step(monkeypatch):
+    """On a GPU every read of a device value stalls the queue of launches: the triplet term (forward and
+    backward) copies one Gram matrix to the host and reads no scalar, count (``nonzero``) or comparison."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    import sklearn_tsmask._contrastive as contrastive
+
+    class Reads(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.ops = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            self.ops.append(func.overloadpacket.__name__)
+            return func(*args, **(kwargs or {}))
+
+    rng = np.random.RandomState(0)
+    xr = torch.from_numpy(np.vstack([rng.randn(9, 3, 4) + 1.0, rng.randn(14, 3, 4) - 1.0])).requires_grad_(True)
+    reading_ops = {"_local_scalar_dense", "nonzero", "equal", "is_nonzero", "item"}
+    for accelerator, expected in ((True, []), (False, None)):
+        monkeypatch.setattr(contrastive, "_accelerator_path", lambda device, on=accelerator: on)
+        with Reads() as mode:
+            triplet_term(xr, gen(2), margin=0.0).sum().backward()
+        reads = [op for op in mode.ops if op in reading_ops]
+        assert "index_add_" in mode.ops  # the backward was watched too
+        if expected is None:
+            assert len(reads) > 5  # the CPU path asks freely: a per-round convergence test, the pairs' count
+        else:
+            assert reads == expected  # the Gram matrix's copy to the host (a no-op here) is the one wait

@@ -498,8 +498,43 @@ def test_gru_classifier_on_cuda():
 
 
 @pytest.mark.gpu
-def test_adam_is_fused_on_cuda_only():
+def test_adam_is_fused_on_cuda():
     from sklearn_tsmask._base import _adam
 
     assert _adam([torch.zeros(3, device="cuda", requires_grad=True)], 0.1).defaults["fused"] is True
-    assert not _adam([torch.zeros(3, requires_grad=True)], 0.1).defaults["fused"]
+
+
+def test_optimisers_are_fused_on_cpu_and_take_the_steps_of_the_loop():
+    """The explainers' Adam and SGD use torch's fused kernels on CPU (one pass over all parameters): the same
+    steps as the per-parameter loop, to rounding; without a fused kernel the loop is used."""
+    from sklearn_tsmask._base import _adam, _fused_where_possible, _sgd
+
+    def run(make, fused):
+        torch.manual_seed(0)
+        params = [torch.randn(4, 5, requires_grad=True), torch.randn(7, requires_grad=True)]
+        start = torch.cat([p.detach().flatten() for p in params])
+        opt = make(params)
+        assert bool(opt.defaults["fused"]) is fused
+        for _ in range(20):
+            opt.zero_grad()
+            sum(((p - 1.0) ** 4).sum() for p in params).backward()
+            opt.step()
+        end = torch.cat([p.detach().flatten() for p in params])
+        assert float((end - start).abs().min()) > 1e-5  # every parameter moved
+        return end
+
+    for fused_make, loop_make in (
+        (lambda p: _adam(p, 0.05), lambda p: torch.optim.Adam(p, lr=0.05)),
+        (lambda p: _sgd(p, 0.01, 0.9), lambda p: torch.optim.SGD(p, lr=0.01, momentum=0.9)),
+    ):
+        torch.testing.assert_close(run(fused_make, True), run(loop_make, False), rtol=1e-5, atol=1e-6)
+
+    class NoFusedKernel(torch.optim.Adam):
+        def __init__(self, params, fused=None, **options):
+            if fused:
+                raise RuntimeError("`fused=True` requires all the params to be floating point Tensors of "
+                                   "supported devices")
+            super().__init__(params, **options)
+
+    opt = _fused_where_possible(NoFusedKernel, [torch.zeros(3, requires_grad=True)], lr=0.1)
+    assert not opt.defaults["fused"]
