@@ -71,7 +71,7 @@ def two_means(z, generator, *, n_iter=25, method="auto"):
     if method == "gram":
         z64 = z.to(torch.float64)
         # the Gram matrix and the first centre's index in one copy: the one wait for the device
-        host = torch.cat([(z64 @ z64.t()).reshape(-1), first.to(torch.float64)]).cpu().numpy()
+        host = torch.cat([(z64 @ z64.t()).reshape(-1), first.to(z.device, torch.float64)]).cpu().numpy()
         labels = _two_means_gram(host[:-1].reshape(n, n), int(host[-1]), n_iter)
         return torch.from_numpy(labels).to(z.device)
     first = int(first)

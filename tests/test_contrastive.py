@@ -203,3 +203,22 @@ def test_the_accelerator_path_reads_from_the_device_once_per_step(monkeypatch):
             assert len(reads) > 5  # the CPU path asks freely: a per-round convergence test, the pairs' count
         else:
             assert reads == expected  # the Gram matrix's copy to the host (a no-op here) is the one wait
+
+
+@pytest.mark.gpu
+def test_the_triplet_term_on_cuda_equals_the_cpu_one():
+    """On CUDA the accelerators' path (Gram matrix on the host, fixed-size backward); with the same CPU
+    generator it draws the same centres and negatives, so loss and gradient equal the CPU path's."""
+    rng = np.random.RandomState(0)
+    x = torch.from_numpy(np.vstack([rng.randn(40, 3, 20) + 0.5, rng.randn(60, 3, 20) - 0.5]))
+    upstream = torch.from_numpy(rng.rand(len(x)))
+    losses, grads = [], []
+    for device in ("cpu", "cuda"):
+        xr = x.to(device).requires_grad_(True)
+        loss = triplet_term(xr, gen(4), margin=0.0, reading="aim")
+        (loss * upstream.to(device)).sum().backward()
+        losses.append(loss.detach().cpu())
+        grads.append(xr.grad.cpu())
+    assert int((losses[0] > 0).sum()) > 50
+    torch.testing.assert_close(losses[1], losses[0], rtol=0, atol=1e-10)
+    torch.testing.assert_close(grads[1], grads[0], rtol=0, atol=1e-12)
