@@ -6,9 +6,18 @@ cluster of the batch and away from its own neighbours. The batch's
 perturbations are split into two clusters by 2-means; for each anchor, the
 positives are its ``K+`` nearest members of its own cluster and the negatives
 ``K-`` random members of the other cluster; distances are Manhattan (mean
-absolute difference). Everything stays in torch: the cluster assignment and the
-selection are discrete (no gradient flows through them), the distances that
-enter the loss carry the gradient to the perturbation network.
+absolute difference). The cluster assignment and the selection are discrete
+(no gradient flows through them), the distances that enter the loss carry the
+gradient to the perturbation network.
+
+Waiting for the device. On a GPU the explainers' steps are small enough for
+the host's launches to set their pace, as long as the host never waits for the
+device. There, 2-means copies one Gram matrix to the host per step and runs
+Lloyd's rounds from it (instead of testing convergence on the device each
+round), and the backward visits a number of pairs fixed by the batch size
+(instead of counting the selected pairs); on CPU, where nothing waits, the
+rounds run on the rows and stop at convergence, and the backward visits the
+selected pairs only.
 
 Cost. Choosing the positives needs every pairwise distance of the batch
 (``B²·C·T`` absolute differences), but only the selected pairs, at most

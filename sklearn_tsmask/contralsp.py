@@ -237,7 +237,8 @@ class ContraLSP(BaseMaskExplainer):
     fitted length from the fitted networks.
 
     Triplets. Each step splits the batch's perturbations ``x^r`` (flattened)
-    into two clusters by 2-means (Lloyd, seeded, in torch). Every series is
+    into two clusters by 2-means (Lloyd, seeded; on a GPU from the Gram
+    matrix of the perturbations, one copy to the host per step). Every series is
     an anchor; its positives are the ``K+`` nearest other members of its
     cluster, its negatives ``K-`` members of the other cluster drawn at
     random, ``K = min(50, floor(n / 5) + 1)`` for a cluster of ``n`` series.
@@ -248,7 +249,7 @@ class ContraLSP(BaseMaskExplainer):
     or a batch in a single cluster, contributes no triplet loss.
 
     Differences from the public code: the triplet term is differentiable and
-    computed on the model's device (the public code clusters with
+    its distances are computed on the model's device (the public code clusters with
     scikit-learn's ``KMeans`` on NumPy copies each step, so the term has no
     gradient: ``contrastive="l1_only"`` reproduces that); the target ``f(x)``
     is computed once; any series length is checked against the trend
