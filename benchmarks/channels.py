@@ -54,6 +54,17 @@ EXPLAINERS = {
 }
 
 
+def add_size_arguments(parser, *, channels, hidden, reps):
+    """The options shared by the scripts that time a step on random series against a GRU black box."""
+    parser.add_argument("--channels", nargs="+", type=int, default=channels)
+    parser.add_argument("--hidden", nargs="+", type=int, default=hidden, help="GRU black box's hidden units")
+    parser.add_argument("--n-series", type=int, default=32)
+    parser.add_argument("--timepoints", type=int, default=100)
+    parser.add_argument("--reps", type=int, default=reps)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-save", action="store_true")
+
+
 def seconds(explainer, X, model, steps):
     explainer.set_params(max_iter=steps, tol=None)
     start = time.perf_counter()
@@ -78,15 +89,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--explainer", nargs="+", choices=sorted(EXPLAINERS),
                         default=["extremal_mask", "extremal_mask_bigru", "contralsp"])
-    parser.add_argument("--channels", nargs="+", type=int, default=[3, 8, 32, 64])
-    parser.add_argument("--hidden", nargs="+", type=int, default=[64], help="GRU black box's hidden units")
-    parser.add_argument("--n-series", type=int, default=32)
-    parser.add_argument("--timepoints", type=int, default=100)
+    add_size_arguments(parser, channels=[3, 8, 32, 64], hidden=[64], reps=3)
     parser.add_argument("--short", type=int, default=5)
     parser.add_argument("--long", type=int, default=25)
-    parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--no-save", action="store_true")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     lines = [

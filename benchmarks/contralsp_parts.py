@@ -36,6 +36,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from benchmarks._measure import publish  # noqa: E402
+from benchmarks.channels import add_size_arguments  # noqa: E402
 from benchmarks.run import section_header  # noqa: E402
 from sklearn_tsmask._base import _adam  # noqa: E402
 from sklearn_tsmask._contrastive import triplet_term  # noqa: E402
@@ -108,13 +109,7 @@ def parts(B, C, T, hidden, reps):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--channels", nargs="+", type=int, default=[32, 64])
-    parser.add_argument("--hidden", nargs="+", type=int, default=[64, 200], help="GRU black box's hidden units")
-    parser.add_argument("--n-series", type=int, default=32)
-    parser.add_argument("--timepoints", type=int, default=100)
-    parser.add_argument("--reps", type=int, default=15)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--no-save", action="store_true")
+    add_size_arguments(parser, channels=[32, 64], hidden=[64, 200], reps=15)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     columns = ["floor", *NETWORKS, *OWN_TERMS]
