@@ -62,7 +62,7 @@ axes[0].set_title(f"explained series {i} ({y[i]}) and its ContraLSP mask")
 plt.show()
 
 # %%
-# Here the masks keep about half of the entries (the default sparsity weight ``alpha=1`` after 150
+# Here the masks keep about half of the entries (the default sparsity weight ``alpha=1.5`` after 150
 # steps), in runs of consecutive steps on every channel; a larger ``alpha`` gives sparser masks.
 #
 # Channel importance per activity
