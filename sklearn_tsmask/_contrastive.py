@@ -55,8 +55,9 @@ def two_means(z, generator, *, n_iter=25, method="auto"):
         Maximum number of Lloyd rounds.
     method : {"auto", "rows", "gram"}, default="auto"
         ``"rows"``: the rounds in torch on ``z``'s device, distances to the
-        centres from the rows. ``"gram"``: the Gram matrix ``z·zᵀ`` (float64)
-        is computed on ``z``'s device and the rounds run on the host from it
+        centres from the rows. ``"gram"``: the Gram matrix of the centred
+        rows is computed on ``z``'s device, in its dtype, and the rounds run
+        on the host from it in float64
         (kernel k-means: the centres are weighted means of rows, so every
         distance is a combination of Gram entries), which waits for the
         device once instead of several times per round. ``"auto"``: rows on
@@ -78,10 +79,14 @@ def two_means(z, generator, *, n_iter=25, method="auto"):
         raise ValueError(f"method must be 'auto', 'rows' or 'gram', got {method!r}.")
     first = torch.randint(n, (1,), generator=generator, device=generator.device)
     if method == "gram":
-        z64 = z.to(torch.float64)
+        # centred rows (distances do not change) keep the Gram entries at the scale of the distances, so the
+        # data's own precision suffices: float32 products run at full speed on GPUs with slow float64
+        dtype = torch.promote_types(z.dtype, torch.float32)  # half precision would round the distances away
+        centred = z.to(dtype) - z.to(dtype).mean(0)
         # the Gram matrix and the first centre's index in one copy: the one wait for the device
-        host = torch.cat([(z64 @ z64.t()).reshape(-1), first.to(z.device, torch.float64)]).cpu().numpy()
-        labels = _two_means_gram(host[:-1].reshape(n, n), int(host[-1]), n_iter)
+        host = torch.cat([(centred @ centred.t()).reshape(-1), first.to(z.device, dtype)]).cpu().numpy()
+        labels = _two_means_gram(host[:-1].reshape(n, n).astype(np.float64), int(host[-1]), n_iter,
+                                 tol=100 * torch.finfo(dtype).eps)
         return torch.from_numpy(labels).to(z.device)
     first = int(first)
     far = torch.cdist(z[first : first + 1], z).squeeze(0)
@@ -101,16 +106,18 @@ def two_means(z, generator, *, n_iter=25, method="auto"):
     return labels
 
 
-def _two_means_gram(gram, first, n_iter):
-    """:func:`two_means` from the Gram matrix ``gram`` (n, n) of the rows, in NumPy: the same rounds.
+def _two_means_gram(gram, first, n_iter, tol):
+    """:func:`two_means` from the Gram matrix ``gram`` (n, n) of the (centred) rows, in NumPy: the same rounds.
 
     A centre is a weighted mean ``wᵀz`` of the rows, so the squared distance of row ``i`` to it is
     ``G_ii − 2·(G·w)_i + wᵀ·G·w``; the first centres are rows (one-hot weights), then the means of the clusters.
+    Rows whose largest squared distance is within ``tol`` (relative to the largest squared norm) of zero are
+    taken as all equal: the Gram matrix's rounding.
     """
     diag = np.diag(gram)
     far = diag - 2.0 * gram[first] + gram[first, first]
     second = int(far.argmax())
-    if not far[second] > 1e-12 * diag.max():  # all rows equal (up to the Gram matrix's rounding): one cluster
+    if not far[second] > tol * diag.max():  # all rows equal (up to the Gram matrix's rounding): one cluster
         return np.zeros(len(gram), dtype=bool)
     weights = np.zeros((2, len(gram)))
     weights[0, first] = weights[1, second] = 1.0

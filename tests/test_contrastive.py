@@ -57,6 +57,20 @@ def test_two_means_from_the_gram_matrix_equals_the_rounds_on_the_rows():
         assert torch.equal(torch.rand(3, generator=g_rows), torch.rand(3, generator=g_gram))
 
 
+def test_two_means_from_the_gram_matrix_keeps_float32_precision_far_from_the_origin():
+    """The Gram matrix is computed in the data's precision (float32 products are fast on every GPU): it is taken
+    on centred rows, so an offset of 1000 under clusters 0.2 apart leaves the clusters found, also in half
+    precision (computed in float32)."""
+    rng = np.random.RandomState(3)
+    groups = np.vstack([rng.randn(30, 40) * 0.05 + 0.1, rng.randn(20, 40) * 0.05 - 0.1])
+    for dtype in (torch.float32, torch.float16):
+        z = torch.from_numpy(groups + 1000.0 * (dtype == torch.float32)).to(dtype)
+        labels = two_means(z, gen(0), method="gram")
+        assert len(set(labels[:30].tolist())) == 1 and len(set(labels[30:].tolist())) == 1
+        assert labels[0] != labels[30]
+    assert not two_means(torch.full((8, 5), 1000.0), gen(), method="gram").any()  # equal rows, rounded
+
+
 @pytest.mark.parametrize("size, k", [(1, 1), (4, 1), (5, 2), (9, 2), (10, 3), (244, 49), (245, 50), (1000, 50)])
 def test_member_count_formula(size, k):
     assert int(n_triplet_members(torch.tensor(size))) == k
