@@ -90,20 +90,29 @@ class PeakMemory:
         return False
 
 
+def median_seconds(step, reps, *, warmup=2, device=torch.device("cpu")):
+    """Median seconds of ``step()`` over ``reps`` runs after ``warmup`` untimed ones (waiting for ``device``)."""
+    times = []
+    for i in range(reps + warmup):
+        _sync(device)
+        start = time.perf_counter()
+        step()
+        _sync(device)
+        if i >= warmup:
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
 def _forward_backward_seconds(model, x, inputs, reps):
     """Median seconds of one forward + backward of ``model`` on ``x`` (input gradient)."""
     x = x.detach().clone().requires_grad_(True)
-    times = []
+
+    def step():
+        out = model(x, **inputs)
+        torch.autograd.grad(out.float().pow(2).mean(), x)
+
     with model.context(), torch.enable_grad():
-        for i in range(reps + 2):
-            _sync(x.device)
-            start = time.perf_counter()
-            out = model(x, **inputs)
-            (grad,) = torch.autograd.grad(out.float().pow(2).mean(), x)
-            _sync(x.device)
-            if i >= 2:  # warm-up
-                times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        return median_seconds(step, reps, device=x.device)
 
 
 def floor_seconds(explainer, X, n_iter, reps=5):

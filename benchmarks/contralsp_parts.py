@@ -25,9 +25,7 @@ black box. Appends a section to ``benchmarks/RESULTS.md``.
 
 import argparse
 import math
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -35,7 +33,7 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from benchmarks._measure import publish  # noqa: E402
+from benchmarks._measure import median_seconds, publish  # noqa: E402
 from benchmarks.channels import add_size_arguments  # noqa: E402
 from benchmarks.run import section_header  # noqa: E402
 from sklearn_tsmask._base import _adam  # noqa: E402
@@ -53,14 +51,7 @@ OWN_TERMS = ("trend", "gates", "triplet", "adam")
 
 
 def median_ms(step, reps):
-    for _ in range(3):  # warm-up
-        step()
-    times = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
+    return median_seconds(step, reps, warmup=3) * 1e3
 
 
 def parts(B, C, T, hidden, reps):

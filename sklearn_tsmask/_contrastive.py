@@ -82,7 +82,8 @@ def two_means(z, generator, *, n_iter=25, method="auto"):
         # centred rows (distances do not change) keep the Gram entries at the scale of the distances, so the
         # data's own precision suffices: float32 products run at full speed on GPUs with slow float64
         dtype = torch.promote_types(z.dtype, torch.float32)  # half precision would round the distances away
-        centred = z.to(dtype) - z.to(dtype).mean(0)
+        centred = z.to(dtype)
+        centred = centred - centred.mean(0)
         # the Gram matrix and the first centre's index in one copy: the one wait for the device
         host = torch.cat([(centred @ centred.t()).reshape(-1), first.to(z.device, dtype)]).cpu().numpy()
         labels = _two_means_gram(host[:-1].reshape(n, n).astype(np.float64), int(host[-1]), n_iter,
