@@ -203,8 +203,8 @@ class ObjectiveTap(Callback):
         self.rows = None
         make = explainer._make_objective
 
-        def tapped(batch, networks):
-            self.objective = make(batch, networks)
+        def tapped(batch, networks, params):
+            self.objective = make(batch, networks, params)
             self.rows = batch.rows
             return self.objective
 

@@ -114,7 +114,13 @@ def _defaults_text(cls):
     """The hyper-parameters that decide the masks, as the class's defaults."""
     skip = {"callbacks", "model", "model_layout", "device", "random_state", "verbose", "target", "segments",
             "batch_size"}
-    return ", ".join(f"{k}={v!r}" for k, v in sorted(cls().get_params().items()) if k not in skip)
+    est = cls()
+    text = ", ".join(f"{k}={v!r}" for k, v in sorted(est.get_params().items()) if k not in skip)
+    if est._auto_params:  # defaults that depend on the kind of model explained
+        text += "; " + "; ".join(
+            f"'auto' for a {kind}: " + ", ".join(f"{k}={v!r}" for k, v in est._auto_values(kind).items())
+            for kind in ("regressor", "classifier"))
+    return text
 
 
 def report(ns, rows, command, device):

@@ -4,6 +4,7 @@ Usage::
 
     python benchmarks/dynamask_areas.py --data rare-time rare-feature-diffgroups --n 100
     python benchmarks/dynamask_areas.py --data state --n 20
+    python benchmarks/dynamask_areas.py --data state --n 20 --set lambda_time=1.0 --set max_iter=500
 
 Optimises DynaMask (``fade_reference`` to 0, the library's other defaults, ``loss="auto"``) jointly over the areas
 0.01 … 0.5 and reads every area's masks and errors from the optimisation (not only the selected one). Reports AUP
@@ -26,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._measure import ObjectiveTap, publish  # noqa: E402
 from benchmarks._tasks import load_task  # noqa: E402
+from benchmarks.run import parse_overrides  # noqa: E402
 from sklearn_tsmask import DynaMask  # noqa: E402
 from sklearn_tsmask.metrics import aup, aur  # noqa: E402
 
@@ -47,11 +49,14 @@ class AllAreas(ObjectiveTap):
             self.errors.append(self.objective.errors(mask).cpu().numpy())
 
 
-def run(name, n, lines):
+#: The settings every area runs with, before ``--set``.
+SETTINGS = dict(perturbation="fade_reference", baseline=0.0, loss="auto")
+
+
+def run(name, n, lines, settings):
     task = load_task(name, 0, n_samples=n, n_explain=n, device="cpu")
     X, truth = task.panel, task.true_saliency
-    explainer = DynaMask(area=AREAS, perturbation="fade_reference", baseline=0.0, loss="auto", device="cpu",
-                         random_state=0)
+    explainer = DynaMask(area=AREAS, **settings, device="cpu", random_state=0)
     grab = AllAreas(explainer)
     explainer.set_params(callbacks=[grab])
     start = time.perf_counter()
@@ -80,15 +85,18 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", nargs="+", default=["rare-time", "rare-feature-diffgroups", "state"])
     parser.add_argument("--n", type=int, default=20, help="series per benchmark")
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a setting of DynaMask")
     parser.add_argument("--no-save", action="store_true")
     args = parser.parse_args(argv)
+    settings = {**SETTINGS, **parse_overrides(args.set)}
     torch.set_num_threads(2)
     date = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     lines = [f"## DynaMask over a wide grid of areas — {date}, cpu\n",
              f"- command: `python benchmarks/dynamask_areas.py {' '.join(argv if argv is not None else sys.argv[1:])}`",
-             f"- DynaMask(area={AREAS}, perturbation='fade_reference', baseline=0, loss='auto'), other defaults; seed 0"]
+             f"- DynaMask(area={AREAS}, " + ", ".join(f"{k}={v!r}" for k, v in settings.items())
+             + "), other defaults; seed 0"]
     for name in args.data:
-        run(name, args.n, lines)
+        run(name, args.n, lines, settings)
     publish("\n".join(lines) + "\n", no_save=args.no_save)
 
 

@@ -371,13 +371,30 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
         """
         return {}
 
-    def _make_objective(self, batch, networks):
-        """The :class:`Objective` of ``batch``; ``networks`` maps ``_fitted_networks`` to modules."""
+    def _make_objective(self, batch, networks, params):
+        """The :class:`Objective` of ``batch``; ``networks`` maps ``_fitted_networks`` to modules.
+
+        ``params`` reads the hyper-parameters with their ``"auto"`` values resolved (see :meth:`_auto_values`):
+        objectives read it, not the estimator.
+        """
         raise NotImplementedError
 
-    def _make_optimizer(self, params):
-        """The optimiser of a batch (Adam by default)."""
-        return _adam(params, self.learning_rate)
+    def _make_optimizer(self, params, hyper):
+        """The optimiser of a batch (Adam by default); ``hyper`` as ``params`` of :meth:`_make_objective`."""
+        return _adam(params, hyper.learning_rate)
+
+    #: Hyper-parameters whose default, ``"auto"``, depends on the kind of model explained (:meth:`_auto_values`).
+    _auto_params = ()
+
+    def _auto_values(self, kind):
+        """The values of ``_auto_params`` for a model of ``kind`` ("classifier", "regressor" or None)."""
+        return {}
+
+    def _resolve_auto(self, kind):
+        """The hyper-parameters of ``_auto_params`` as used for a model of ``kind``: "auto" resolved."""
+        auto = self._auto_values(kind)
+        return {name: auto[name] if _is_auto(getattr(self, name)) else getattr(self, name)
+                for name in self._auto_params}
 
     # ------------------------------------------------------------ public API
     @_fit_context(prefer_skip_nested_validation=True)
@@ -541,8 +558,10 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
         probe = {k: v[probe_rows] for k, v in kwargs.items()}
         output_shape = check_model_output(frozen, first[:_PROBE_SIZE], probe, needs_classes=self.loss == "log_loss")
         loss = resolve_loss(self.loss, frozen.kind, output_shape)
+        hyper = self._resolve_auto(frozen.kind)
         fitted = {
             "loss_": loss,
+            **{f"{name}_": value for name, value in hyper.items()},
             "model_": frozen,
             "device_": device,
             "n_features_in_": int(first.shape[1]),
@@ -560,7 +579,7 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
         # to learn, the masks of X are optimised only when asked for
         if trains or produce_masks:
             result = self._optimise(x, kwargs, frozen, networks, generator=generator, training=trains,
-                                    selection=selection, loss=loss)
+                                    selection=selection, loss=loss, hyper=hyper)
             fitted["n_iter_"] = result.n_iter
             fitted["loss_curve_"] = result.loss_curve.cpu().numpy()
         for net in networks.values():
@@ -597,8 +616,10 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
         selection = resolve_target(self.target, len(x), self.output_shape_, self.model_.classes, self.device_)
         networks = {name: getattr(self, name) for name in self._fitted_networks}
         generator = make_generator(self.random_state, self.device_)
+        # resolved again: set_params may have changed a hyper-parameter to or from "auto" since fit
+        hyper = self._resolve_auto(self.model_.kind)
         return self._optimise(x, kwargs, self.model_, networks, generator=generator, training=False,
-                              selection=selection, loss=loss), fmt
+                              selection=selection, loss=loss, hyper=hyper), fmt
 
     def _explanation(self, result, fmt):
         fields = {f.name: getattr(result.per_series, f.name) for f in dataclasses.fields(result.per_series)}
@@ -668,14 +689,17 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
             callbacks.append(ProgressBar())
         return callbacks + list(self.callbacks or [])
 
-    def _optimise(self, x, kwargs, model, networks, *, generator, training, loss, selection=None):
+    def _optimise(self, x, kwargs, model, networks, *, generator, training, loss, hyper, selection=None):
         """Optimise masks for every series of ``x``, batch after batch: the loop.
 
         ``x`` is a tensor ``(N, C, T)`` or, for series of unequal lengths, a list of ``(C, T_i)``
         tensors; then each batch holds series of one length and the masks come back as a list.
         ``selection`` is the resolved ``target`` of the ``N`` series (see :class:`Batch`); ``loss`` the
-        resolved error, "squared_error" or "log_loss" (never "auto").
+        resolved error, "squared_error" or "log_loss" (never "auto"); ``hyper`` the values of ``_auto_params``
+        (:meth:`_resolve_auto`).
         """
+        params = _Resolved(self, hyper)
+        max_iter = params.max_iter
         n = len(x)
         groups = _length_groups(x)
         plan, targets, group_inputs = [], [], []
@@ -687,11 +711,11 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
             plan += [(g, slice(start, start + step)) for start in range(0, gx.shape[0], step)]
         segmentation = [self._segmentation(gx) for _, gx in groups]
         callbacks = self._loop_callbacks()
-        history = torch.zeros(self.max_iter, device=groups[0][1].device, dtype=torch.float64)
+        history = torch.zeros(max_iter, device=groups[0][1].device, dtype=torch.float64)
         n_iter = 0
         results = _Results(n, ragged=len(groups) > 1 or groups[0][0] is not None)
         for cb in callbacks:
-            cb.on_explain_begin(self, n_batches=len(plan), max_iter=self.max_iter, training=training)
+            cb.on_explain_begin(self, n_batches=len(plan), max_iter=max_iter, training=training)
         try:
             with model.context(), torch.enable_grad():
                 for index, (g, local) in enumerate(plan):
@@ -716,12 +740,12 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
                         segments=segmentation[g],
                         mask_init=self.mask_init,
                     )
-                    objective = self._make_objective(batch, networks)
-                    optimizer = self._make_optimizer(objective.parameters())
-                    batch_history = torch.zeros(self.max_iter, device=history.device, dtype=torch.float64)
+                    objective = self._make_objective(batch, networks, params)
+                    optimizer = self._make_optimizer(objective.parameters(), params)
+                    batch_history = torch.zeros(max_iter, device=history.device, dtype=torch.float64)
                     for cb in callbacks:
                         cb.on_batch_begin(index, batch.size)
-                    for epoch in range(self.max_iter):
+                    for epoch in range(max_iter):
                         optimizer.zero_grad(set_to_none=True)
                         step_loss = objective.loss(epoch).sum()
                         step_loss.backward()
@@ -748,6 +772,25 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
             for cb in callbacks:
                 cb.on_explain_end()
         return _Run(results.merged(), history[:n_iter] / n, n_iter)
+
+
+def _is_auto(value):
+    return isinstance(value, str) and value == "auto"
+
+
+class _Resolved:
+    """An estimator's hyper-parameters, with those of ``values`` (its "auto" ones, resolved) replaced."""
+
+    __slots__ = ("_est", "_values")
+
+    def __init__(self, est, values):
+        self._est = est
+        self._values = values
+
+    def __getattr__(self, name):
+        if name in self._values:
+            return self._values[name]
+        return getattr(self._est, name)
 
 
 def _length_groups(x):

@@ -112,21 +112,18 @@ class ContraLSP(BaseMaskExplainer):
 
     Parameters
     ----------
-    alpha : float, default=1.5
+    alpha : float or "auto", default="auto"
         Weight ``α`` of the sparsity term ``R``. Larger values give fewer
-        salient entries. The default is measured: between the paper's 2 for
-        State and 1 for Switch-Feature, it keeps 95 % of the best preset's
-        AUP and AUR on both GRU benchmarks (1.0 gave State AUP 0.86 against
-        0.96; benchmarks/RESULTS.md); sparse regressions, such as the rare
-        benchmarks, want far less (0.1, with ``sigma=0.3`` and a learning
-        rate of 0.1).
-    beta : float, default=1.0
+        salient entries. ``"auto"``: 1.5 for a classifier or a model that
+        does not say what it is, 0.1 for a model that declares itself a
+        regressor (see Notes, "Defaults by kind of model").
+    beta : float or "auto", default="auto"
         Weight ``β`` of the counterfactual terms (triplet and ``mean|x^r|``).
-    sigma : float, default=0.5
-        Standard deviation ``σ`` of the gate noise, also the scale of ``R``
-        (the paper's 0.5). Less noise keeps weakly salient entries: on the
-        rare benchmarks 0.3 raises Rare-Time DiffGroups AUR from 0.90 to 0.96
-        (benchmarks/RESULTS.md).
+        ``"auto"``: 1.0, or 0.1 for a regressor.
+    sigma : float or "auto", default="auto"
+        Standard deviation ``σ`` of the gate noise, also the scale of ``R``.
+        Less noise keeps weakly salient entries open. ``"auto"``: 0.5 (the
+        paper's), or 0.3 for a regressor.
     perturbation : {"bigru", "gru", "conv"}, torch.nn.Module or callable, default="bigru"
         The counterfactual network ``φ`` (as in
         :class:`~sklearn_tsmask.ExtremalMask`): ``"bigru"`` is the paper's
@@ -160,10 +157,12 @@ class ContraLSP(BaseMaskExplainer):
         trained by ``fit`` when it explains new series: start from them and
         train them further with the new gates (each batch from the fitted
         weights), or keep them fixed (only the gates are optimised).
-    max_iter : int, default=500
+    max_iter : int or "auto", default="auto"
         Optimisation steps per batch (an upper bound when ``tol`` is set).
-    learning_rate : float, default=0.01
-        Adam's learning rate for the gates and both networks.
+        ``"auto"``: 500, or 200 for a regressor.
+    learning_rate : float or "auto", default="auto"
+        Adam's learning rate for the gates and both networks. ``"auto"``:
+        0.01, or 0.1 for a regressor.
     tol : float or None, default=None
         Stop a batch when its loss (per series) has not improved on its best
         by more than ``tol`` for ``n_iter_no_change`` steps. None runs all
@@ -219,6 +218,8 @@ class ContraLSP(BaseMaskExplainer):
         Mean loss per series at each step of ``fit``.
     loss_ : {"squared_error", "log_loss"}
         The error used: ``loss``, with ``"auto"`` resolved by ``fit``.
+    alpha_, beta_, sigma_, learning_rate_, max_iter_ : float or int
+        The values ``fit`` used, with ``"auto"`` resolved for the model.
     model_ : FrozenModel
         The frozen black box.
     device_ : torch.device
@@ -253,6 +254,25 @@ class ContraLSP(BaseMaskExplainer):
     distances carry the gradient to ``φ``. An anchor alone in its cluster,
     or a batch in a single cluster, contributes no triplet loss.
 
+    Defaults by kind of model. The right strength of the sparsity term
+    depends on how the model's output reacts to the gates, and the
+    measurements split by kind of model. On the GRU classifiers of the
+    State and Switch-Feature benchmarks, ``α = 1.5`` with the paper's
+    ``β = 1``, ``σ = 0.5`` and 500 Adam steps at 0.01 keeps at least 95 %
+    of the best of the paper's settings and ours in AUP and AUR (smaller
+    ``α`` opens every gate: State AUP 0.53 at ``α = 0.1``). The sparse
+    regressions of the Rare-Time and Rare-Feature benchmarks, whose
+    weakly salient entries move the output little, want the opposite:
+    ``α = β = 0.1``, ``σ = 0.3``, 200 steps at 0.1 (with the classifiers'
+    values, Rare-Time DiffGroups AUR 0.60 against 0.97). ``"auto"`` takes
+    the regression values for a model that declares itself a regressor
+    (scikit-learn's estimator type, skorch's ``NeuralNetRegressor``, a
+    torch module with ``_estimator_type = "regressor"``) and the
+    classifier values for any other model, the paper's choice for a black
+    box that says nothing. They are a starting point measured on those
+    benchmarks only; tune ``alpha`` (and ``sigma``) with a grid search for
+    your data (user guide).
+
     Differences from the public code: the triplet term is differentiable and
     its distances are computed on the model's device (the public code clusters with
     scikit-learn's ``KMeans`` on NumPy copies each step, so the term has no
@@ -283,14 +303,22 @@ class ContraLSP(BaseMaskExplainer):
     _parameter_constraints = {
         **BaseMaskExplainer._parameter_constraints,
         **LEARNED_CONSTRAINTS,
-        "alpha": [Interval(numbers.Real, 0, None, closed="left")],
-        "beta": [Interval(numbers.Real, 0, None, closed="left")],
-        "sigma": [Interval(numbers.Real, 0, None, closed="neither")],
+        "alpha": [StrOptions({"auto"}), Interval(numbers.Real, 0, None, closed="left")],
+        "beta": [StrOptions({"auto"}), Interval(numbers.Real, 0, None, closed="left")],
+        "sigma": [StrOptions({"auto"}), Interval(numbers.Real, 0, None, closed="neither")],
+        "max_iter": [StrOptions({"auto"}), Interval(numbers.Integral, 1, None, closed="left")],
+        "learning_rate": [StrOptions({"auto"}), Interval(numbers.Real, 0, None, closed="neither")],
         "contrastive": [StrOptions({"triplet", "triplet_aim", "l1_only"})],
         "margin": [Interval(numbers.Real, 0, None, closed="left")],
         "trend_hidden_size": [Interval(numbers.Integral, 1, None, closed="left")],
     }
     _fitted_networks = ("perturbation_net_", "trend_net_")
+    _auto_params = ("alpha", "beta", "sigma", "learning_rate", "max_iter")
+    #: The values of "auto" by kind of model (class Notes, "Defaults by kind of model"; benchmarks/RESULTS.md).
+    _AUTO = {
+        "classifier": dict(alpha=1.5, beta=1.0, sigma=0.5, learning_rate=0.01, max_iter=500),
+        "regressor": dict(alpha=0.1, beta=0.1, sigma=0.3, learning_rate=0.1, max_iter=200),
+    }
     _estimator_check_failures = {
         **LEARNED_CHECK_FAILURES,
         "check_n_features_in_after_fitting": _FIXED_LENGTH,
@@ -309,17 +337,17 @@ class ContraLSP(BaseMaskExplainer):
 
     def __init__(
         self,
-        alpha=1.5,
-        beta=1.0,
-        sigma=0.5,
+        alpha="auto",
+        beta="auto",
+        sigma="auto",
         *,
         perturbation="bigru",
         contrastive="triplet",
         margin=1.0,
         trend_hidden_size=32,
         transform_networks="fine_tune",
-        max_iter=500,
-        learning_rate=0.01,
+        max_iter="auto",
+        learning_rate="auto",
         tol=None,
         n_iter_no_change=10,
         batch_size="auto",
@@ -366,8 +394,11 @@ class ContraLSP(BaseMaskExplainer):
             trend = ChannelTrend(x.shape[1], x.shape[2], self.trend_hidden_size)
         return {"perturbation_net_": net, "trend_net_": trend.to(device=x.device, dtype=x.dtype)}
 
-    def _make_objective(self, batch, networks):
-        return _ContraLSPObjective(self, batch, networks)
+    def _auto_values(self, kind):
+        return self._AUTO["regressor" if kind == "regressor" else "classifier"]
+
+    def _make_objective(self, batch, networks, params):
+        return _ContraLSPObjective(params, batch, networks)
 
 
 @dataclass

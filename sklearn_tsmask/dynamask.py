@@ -300,10 +300,10 @@ class DynaMask(BaseMaskExplainer):
     def _masks_per_series(self):
         return len(self._areas())
 
-    def _make_optimizer(self, params):
-        if self.solver == "sgd":
-            return _sgd(params, self.learning_rate, self.momentum)
-        return _adam(params, self.learning_rate)
+    def _make_optimizer(self, params, hyper):
+        if hyper.solver == "sgd":
+            return _sgd(params, hyper.learning_rate, hyper.momentum)
+        return _adam(params, hyper.learning_rate)
 
     def _fit(self, X, y, model, *, produce_masks):
         fitted, run = super()._fit(X, y, model, produce_masks=produce_masks)
@@ -328,8 +328,8 @@ class DynaMask(BaseMaskExplainer):
             f"got shape {shape}."
         )
 
-    def _make_objective(self, batch, networks):
-        return _DynaMaskObjective(self, batch)
+    def _make_objective(self, batch, networks, params):
+        return _DynaMaskObjective(params, batch)
 
     # --------------------------------------------------------- perturbations
     def _reference(self, batch):

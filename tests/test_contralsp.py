@@ -10,6 +10,7 @@ from sklearn.model_selection import GridSearchCV, KFold
 from torch import nn
 
 from sklearn_tsmask import ContraLSP
+from sklearn_tsmask.callbacks import Callback
 from sklearn_tsmask.contralsp import ChannelTrend, _gate
 from sklearn_tsmask.datasets import RareWhiteBox, make_rare_feature
 from sklearn_tsmask.metrics import SALIENCY_SCORING, aup, aur
@@ -17,7 +18,7 @@ from conftest import C, N_SALIENT, SALIENT, T, GRUClassifier, make_spiky_panel, 
 
 
 def contralsp(**params):
-    defaults = dict(alpha=0.1, beta=0.1, max_iter=150, learning_rate=0.1, device="cpu", random_state=0)
+    defaults = dict(alpha=0.1, beta=0.1, sigma=0.5, max_iter=150, learning_rate=0.1, device="cpu", random_state=0)
     defaults.update(params)
     return ContraLSP(**defaults)
 
@@ -163,6 +164,56 @@ def test_reproducible_with_random_state(spiky):
     assert not np.allclose(a, c)
 
 
+# ------------------------------------------------------------ defaults by kind of model
+
+REGRESSOR_VALUES = dict(alpha=0.1, beta=0.1, sigma=0.3, learning_rate=0.1, max_iter=200)
+CLASSIFIER_VALUES = dict(alpha=1.5, beta=1.0, sigma=0.5, learning_rate=0.01, max_iter=500)
+
+
+def test_auto_defaults_of_a_regressor_are_the_sparse_regression_values(spiky):
+    X, _, white_box = spiky  # RareWhiteBox declares _estimator_type = "regressor"
+    auto = ContraLSP(device="cpu", random_state=0)
+    assert {k: auto.get_params()[k] for k in REGRESSOR_VALUES} == dict.fromkeys(REGRESSOR_VALUES, "auto")
+    masks = auto.fit_transform(X, white_box)
+    assert {k: getattr(auto, k + "_") for k in REGRESSOR_VALUES} == REGRESSOR_VALUES
+    assert auto.n_iter_ == 200 and auto.loss_curve_.shape == (200,)
+    # the resolved values are the ones optimised with: the same masks, bit for bit, as writing them out
+    explicit = ContraLSP(**REGRESSOR_VALUES, device="cpu", random_state=0).fit_transform(X, white_box)
+    np.testing.assert_array_equal(masks, explicit)
+    assert all(s == salient_set() for s in top_k_sets(masks, N_SALIENT))
+
+
+def _callable_of_unknown_kind(x):
+    return (x**2).sum(1)
+
+
+@pytest.mark.parametrize("kind", ["classifier", "unknown"])
+def test_auto_defaults_of_a_classifier_or_an_unknown_model_are_the_classifier_values(spiky, kind):
+    X, _, white_box = spiky
+    model = GRUClassifier() if kind == "classifier" else _callable_of_unknown_kind
+    if kind == "classifier":
+        model._estimator_type = "classifier"
+    est = ContraLSP(max_iter=3, device="cpu", random_state=0, model_layout="NTC" if kind == "classifier" else "NCT")
+    est.fit(X, model)
+    assert {k: getattr(est, k + "_") for k in CLASSIFIER_VALUES} == {**CLASSIFIER_VALUES, "max_iter": 3}
+    assert est.n_iter_ == 3
+
+
+def test_explicit_values_win_and_transform_resolves_auto_again(spiky):
+    X, _, white_box = spiky
+    est = ContraLSP(alpha=0.7, sigma=0.4, max_iter=5, device="cpu", random_state=0).fit(X, white_box)
+    assert (est.alpha_, est.beta_, est.sigma_, est.learning_rate_, est.max_iter_) == (0.7, 0.1, 0.4, 0.1, 5)
+    steps = []
+
+    class Steps(Callback):
+        def on_explain_begin(self, explainer, *, n_batches, max_iter, training):
+            steps.append(max_iter)
+
+    est.set_params(max_iter="auto", callbacks=[Steps()])
+    assert est.explain(X[:2]).n_iter == 200 and steps == [200]
+    assert est.max_iter_ == 5  # what fit used
+
+
 # ------------------------------------------------------------ new series
 
 
@@ -207,9 +258,9 @@ def test_other_series_length_is_refused(spiky):
 @pytest.mark.parametrize(
     "params, match",
     [
-        (dict(alpha=-1.0), r"'alpha' parameter of ContraLSP must be a float in the range \[0\.0, inf\)\. Got -1\.0 "),
-        (dict(beta=-0.1), r"'beta' parameter of ContraLSP must be a float in the range \[0\.0, inf\)\. Got -0\.1 "),
-        (dict(sigma=0.0), r"'sigma' parameter of ContraLSP must be a float in the range \(0\.0, inf\)\. Got 0\.0 "),
+        (dict(alpha=-1.0), r"'alpha' parameter of ContraLSP must be a str among \{'auto'\} or a float in the range \[0\.0, inf\)\. Got -1\.0 "),
+        (dict(beta=-0.1), r"'beta' parameter of ContraLSP must be a str among \{'auto'\} or a float in the range \[0\.0, inf\)\. Got -0\.1 "),
+        (dict(sigma=0.0), r"'sigma' parameter of ContraLSP must be a str among \{'auto'\} or a float in the range \(0\.0, inf\)\. Got 0\.0 "),
         (dict(margin=-1.0), r"'margin' parameter of ContraLSP must be a float in the range \[0\.0, inf\)\. Got -1\.0 "),
         (dict(contrastive="none"), r"'contrastive' parameter of ContraLSP must be a str among \{.*\}\. Got 'none' "),
         (
@@ -219,7 +270,9 @@ def test_other_series_length_is_refused(spiky):
         (dict(trend_hidden_size=0), r"'trend_hidden_size' parameter of ContraLSP must be an int in the range \[1, inf\)"),
         (dict(perturbation="lstm"), r"'perturbation' parameter of ContraLSP must be a str among .* Got 'lstm' "),
         (dict(tol=-1.0), r"'tol' parameter of ContraLSP must be a float in the range \[0\.0, inf\) or None\. Got -1\.0 "),
-        (dict(max_iter=0), r"'max_iter' parameter of ContraLSP must be an int in the range \[1, inf\)\. Got 0 "),
+        (dict(alpha="high"), r"'alpha' parameter of ContraLSP must be a str among \{'auto'\} or a float .* Got 'high' "),
+        (dict(learning_rate=True), r"'learning_rate' parameter of ContraLSP must be a str among \{'auto'\} or a float .* Got True "),
+        (dict(max_iter=0), r"'max_iter' parameter of ContraLSP must be a str among \{'auto'\} or an int in the range \[1, inf\)\. Got 0 "),
     ],
 )
 def test_invalid_hyper_parameters(spiky, params, match):

@@ -192,7 +192,7 @@ def test_area_target_counts_exact_entries():
         x=torch.zeros(1, 1, 5), target=torch.zeros(1), target_classes=None, inputs={}, rows=slice(0, 1),
         n_total=1, generator=None, training=False, model=None, loss="squared_error",
     )
-    objective = est._make_objective(batch, {})
+    objective = est._make_objective(batch, {}, est)
     np.testing.assert_array_equal(objective.area_target.sum(-1).numpy(), [1, 2, 3, 4])
 
 
@@ -297,7 +297,7 @@ def test_objective_matches_spec_formula(spiky, mode):
         x=x, target=target, target_classes=None, inputs={}, rows=slice(0, len(X)), n_total=len(X),
         generator=None, training=False, model=est.model_, loss="squared_error",
     )
-    objective = est._make_objective(batch, {})
+    objective = est._make_objective(batch, {}, est)
     (mask,) = objective.parameters()
     assert mask.shape == (len(X), 2, C, T)
     np.testing.assert_array_equal(mask.detach().numpy(), 0.5)  # init 0.5
