@@ -53,25 +53,29 @@ class AllAreas(ObjectiveTap):
 SETTINGS = dict(perturbation="fade_reference", baseline=0.0, loss="auto")
 
 
-def run(name, n, lines, settings):
+def run(name, n, lines, settings, areas=AREAS, dump=None):
     task = load_task(name, 0, n_samples=n, n_explain=n, device="cpu")
     X, truth = task.panel, task.true_saliency
-    explainer = DynaMask(area=AREAS, **settings, device="cpu", random_state=0)
+    explainer = DynaMask(area=areas, **settings, device="cpu", random_state=0)
     grab = AllAreas(explainer)
     explainer.set_params(callbacks=[grab])
     start = time.perf_counter()
     explanation = explainer.fit(X, task.model).explain(X)
     seconds = time.perf_counter() - start
     masks, errors = np.concatenate(grab.masks), np.concatenate(grab.errors)  # (N, V, C, T), (N, V)
+    if dump:  # every area's masks and errors, to try selection rules without optimising again
+        Path(dump).mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(Path(dump) / f"{name}.npz", masks=masks.astype(np.float32), errors=errors,
+                            truth=truth, areas=np.asarray(areas))
     rows = [(f"area {a}", aup(truth, masks[:, v]), aur(truth, masks[:, v]), f"{errors[:, v].mean():.4g}")
-            for v, a in enumerate(AREAS)]
+            for v, a in enumerate(areas)]
     rows.append(("lowest error (chosen median %.2f)" % np.median(explanation.area), aup(truth, explanation.masks),
                  aur(truth, explanation.masks), ""))
     low, high = errors.min(1, keepdims=True), errors.max(1, keepdims=True)
     for tau in TAUS:
         index = (errors <= low + tau * (high - low)).argmax(1)
         chosen = masks[np.arange(len(index)), index]
-        rows.append((f"knee, tau {tau} (chosen median {np.median(np.asarray(AREAS)[index]):.2f})",
+        rows.append((f"knee, tau {tau} (chosen median {np.median(np.asarray(areas)[index]):.2f})",
                      aup(truth, chosen), aur(truth, chosen), ""))
     mean = masks.mean(1)
     rows.append(("mean of the masks over the areas", aup(truth, mean), aur(truth, mean), ""))
@@ -85,7 +89,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", nargs="+", default=["rare-time", "rare-feature-diffgroups", "state"])
     parser.add_argument("--n", type=int, default=20, help="series per benchmark")
+    parser.add_argument("--areas", type=float, nargs="+", default=AREAS, help="the grid of areas")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a setting of DynaMask")
+    parser.add_argument("--dump", metavar="DIR", help="save every area's masks and errors there (.npz)")
     parser.add_argument("--no-save", action="store_true")
     args = parser.parse_args(argv)
     settings = {**SETTINGS, **parse_overrides(args.set)}
@@ -93,10 +99,10 @@ def main(argv=None):
     date = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     lines = [f"## DynaMask over a wide grid of areas — {date}, cpu\n",
              f"- command: `python benchmarks/dynamask_areas.py {' '.join(argv if argv is not None else sys.argv[1:])}`",
-             f"- DynaMask(area={AREAS}, " + ", ".join(f"{k}={v!r}" for k, v in settings.items())
+             f"- DynaMask(area={args.areas}, " + ", ".join(f"{k}={v!r}" for k, v in settings.items())
              + "), other defaults; seed 0"]
     for name in args.data:
-        run(name, args.n, lines, settings)
+        run(name, args.n, lines, settings, args.areas, args.dump)
     publish("\n".join(lines) + "\n", no_save=args.no_save)
 
 

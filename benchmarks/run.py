@@ -116,6 +116,10 @@ for _name, _settings in PAPER_SETTINGS.items():
         for _params in _settings.values():
             _params.setdefault("tol", None)
             _params.setdefault("loss", "squared_error")
+#: DynaMask's paper settings also pin the blur and the lowest-error choice among areas, which were its defaults.
+for _params in PAPER_SETTINGS["dynamask"].values():
+    _params.setdefault("perturbation", "gaussian_blur")
+    _params.setdefault("relative_epsilon", None)
 #: Settings that beat the papers' where we measured it (benchmarks/RESULTS.md), per family.
 RECOMMENDED = {
     "dynamask": {

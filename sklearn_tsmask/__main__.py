@@ -27,8 +27,8 @@ def _parse(argv):
         description="Explain the Rare-Feature (or Rare-Time) white box and score the masks against the truth.",
     )
     parser.add_argument("--method", choices=sorted(_PAPER), default="extremal_mask",
-                        help="extremal_mask (default: the library's defaults, no argument but the model), dynamask "
-                             "(the paper's 50 areas, slower) or contralsp (its defaults)")
+                        help="extremal_mask (default), dynamask or contralsp, each with the library's defaults (no "
+                             "argument but the model)")
     parser.add_argument("--data", choices=["rare-feature", "rare-time"], default="rare-feature")
     parser.add_argument("--n-samples", type=int, default=20, help="number of series (default 20)")
     parser.add_argument("--max-iter", dest="max_iter", type=int, default=None,
@@ -46,10 +46,7 @@ def _explainer(args):
     common = dict(device=args.device, random_state=args.seed, verbose=0 if args.quiet else 1)
     if args.max_iter is not None:
         common["max_iter"] = args.max_iter
-    if args.method == "dynamask":
-        # The paper's rare-experiment setting: areas 0.001..0.050, lowest-error mask per series.
-        return DynaMask(area=np.round(np.arange(1, 51) * 1e-3, 3), **common), "the paper's 50 areas 0.001..0.050"
-    cls = ExtremalMask if args.method == "extremal_mask" else ContraLSP
+    cls = {"dynamask": DynaMask, "extremal_mask": ExtremalMask, "contralsp": ContraLSP}[args.method]
     return cls(**common), "its defaults"
 
 
@@ -64,7 +61,9 @@ def main(argv=None):
     explainer, setting = _explainer(args)
     name = type(explainer).__name__
     print(f"{args.data}: X {X.shape} (n_instances, n_channels, n_timepoints), {int(true_saliency.sum())} salient entries")
-    print(f"{name} with {setting}, up to {explainer.max_iter} steps")
+    # ContraLSP's default number of steps depends on the model ("auto"): known after fit, printed below
+    limit = f", up to {explainer.max_iter} steps" if not isinstance(explainer.max_iter, str) else ""
+    print(f"{name} with {setting}{limit}")
     start = time.perf_counter()
     explanation = explainer.fit(X, white_box).explain(X)  # one optimisation of the masks of X
     masks = explanation.masks

@@ -342,7 +342,7 @@ def _interval(name, interval, got, kind="float", extra=""):
 
 
 LOSSES = ["auto", "squared_error", "log_loss"]
-_AREA = "The 'area' parameter of DynaMask must be a float in the range (0.0, 1.0) or an array-like. Got {} instead."
+_AREA = "The 'area' parameter of DynaMask must be a str among {{'auto'}}, a float in the range (0.0, 1.0) or an array-like. Got {} instead."
 
 
 @pytest.mark.parametrize(

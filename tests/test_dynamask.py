@@ -177,6 +177,63 @@ def test_deletion_selects_highest_error(spiky):
     np.testing.assert_array_equal(ext.area, np.asarray(AREAS)[expected])
 
 
+@pytest.mark.parametrize("mode", ["preservation", "deletion"])
+def test_relative_epsilon_picks_the_smallest_area_near_the_best_error(spiky, mode):
+    X, _, white_box = spiky
+    areas = [1 / 64, 3 / 64, SALIENT_AREA, 12 / 64, 0.5]
+    params = dict(area=areas, perturbation="fade_reference", mode=mode, max_iter=60)
+    plain = dynamask(**params).fit(X, white_box).explain(X)
+    errors = plain.error_by_area
+    for share in (0.0, 0.1, 0.5, 1.0):
+        chosen = dynamask(relative_epsilon=share, **params).fit(X, white_box).explain(X)
+        np.testing.assert_array_equal(chosen.error_by_area, errors)  # the rule only changes the selection
+        low, high = errors.min(1, keepdims=True), errors.max(1, keepdims=True)
+        if mode == "preservation":
+            ok = errors <= low + share * (high - low)
+        else:
+            ok = errors >= high - share * (high - low)
+        expected = ok.argmax(1)  # first True: areas ascending
+        np.testing.assert_array_equal(chosen.area, np.asarray(areas)[expected])
+        np.testing.assert_array_equal(chosen.error, errors[np.arange(len(X)), expected])
+    if mode == "preservation":
+        # 1 or 3 entries cannot hold the 6 salient ones, every larger area can: the rule stops at the salient area,
+        # and the whole range qualifies at a share of 1: the smallest area
+        share = dynamask(relative_epsilon=0.1, **params).fit(X, white_box).explain(X)
+        np.testing.assert_array_equal(share.area, SALIENT_AREA)
+        assert (errors[:, :2] > 100 * errors[:, 2:].max(1, keepdims=True)).all()
+        everything = dynamask(relative_epsilon=1.0, **params).fit(X, white_box).explain(X)
+        np.testing.assert_array_equal(everything.area, areas[0])
+    # an absolute epsilon takes precedence
+    huge = dynamask(relative_epsilon=0.1, epsilon=1e6 if mode == "preservation" else -1e6, **params)
+    np.testing.assert_array_equal(huge.fit(X, white_box).explain(X).area, areas[0])
+
+
+def test_defaults_choose_among_fourteen_areas_and_find_the_spikes(spiky):
+    from sklearn_tsmask.dynamask import AUTO_AREAS
+
+    X, truth, white_box = spiky
+    est = DynaMask(device="cpu", random_state=0)
+    assert est.get_params()["area"] == "auto"
+    explanation = est.fit(X, white_box).explain(X)
+    np.testing.assert_array_equal(est.areas_, AUTO_AREAS)
+    assert explanation.error_by_area.shape == (len(X), 14) and explanation.n_iter == 500
+    assert est.loss_ == "squared_error"  # loss="auto", and the white box declares itself a regressor
+    # the spikes cover 6 of 64 entries: the chosen masks hold them, and little else (on 64 entries the areas below
+    # 0.1 ask for under 6.4 entries, which the error term overrules: the selection may pick them)
+    assert all(s == salient_set() for s in top_k_sets(explanation.masks, N_SALIENT))
+    assert explanation.masks[truth.astype(bool)].min() > 0.8 and explanation.masks[~truth.astype(bool)].max() < 0.1
+    np.testing.assert_allclose(explanation.masks.sum((1, 2)), N_SALIENT, atol=1.0)
+
+
+def test_invalid_selection_and_area_parameters(spiky):
+    X, _, white_box = spiky
+    with pytest.raises(ValueError, match=r"'relative_epsilon' parameter of DynaMask must be a float in the range "
+                                         r"\[0\.0, 1\.0\] or None\. Got 1\.5"):
+        dynamask(relative_epsilon=1.5).fit(X, white_box)
+    with pytest.raises(ValueError, match=r"'area' parameter of DynaMask must be a str among \{'auto'\}, a float"):
+        dynamask(area="wide").fit(X, white_box)
+
+
 def test_area_target_counts_exact_entries():
     # 5·(1 − 0.8) is 0.9999999999999998 in floating point: the target must still hold 4 ones, not 5.
     X = np.full((2, 1, 5), 2.0)

@@ -88,7 +88,7 @@ def test_fit_records_the_resolved_loss(name, model, expected, spiky):
     X, _, _ = spiky
     est = EXPLAINERS[name]()
     assert est.loss == "auto"
-    assert type(est)().loss == ("auto" if name == "extremal_mask" else "squared_error")
+    assert type(est)().loss == ("squared_error" if name == "contralsp" else "auto")  # the classes' defaults
     est.fit(X, model)
     assert est.loss_ == expected
     assert est.get_params()["loss"] == "auto"  # the hyper-parameter is left as given

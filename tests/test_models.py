@@ -225,7 +225,7 @@ def test_model_inputs_are_passed(X):
         return (x**2).sum(1) * scale[:, None]
 
     scale = np.arange(1.0, 7.0)
-    est = DynaMask(max_iter=3, device="cpu")
+    est = DynaMask(area=0.1, max_iter=3, device="cpu")
     masks = est.fit_transform(WithInputs(X, scale=scale), model)
     assert seen["shape"] == (6,)  # full batch (6 series × 1 area)
     assert masks.shape == X.shape

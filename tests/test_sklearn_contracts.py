@@ -18,7 +18,7 @@ from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.estimator_checks import parametrize_with_checks
 from torch import nn
 
-from conftest import SALIENT, SALIENT_AREA, make_spiky_panel
+from conftest import DYNAMASK_PAPER_RARE, SALIENT, SALIENT_AREA, make_spiky_panel
 from sklearn_tsmask import ContraLSP, DynaMask, ExtremalMask, all_explainers
 from sklearn_tsmask.datasets import RareWhiteBox
 from sklearn_tsmask.metrics import SALIENCY_SCORERS, SALIENCY_SCORING
@@ -60,7 +60,8 @@ def test_scikit_learn_estimator_checks(estimator, check):
 
 # ------------------------------------------------------------------ search & CV
 EXPLAINERS = {
-    "DynaMask": lambda **kw: DynaMask(area=SALIENT_AREA, max_iter=40, device="cpu", random_state=0, **kw),
+    "DynaMask": lambda **kw: DynaMask(area=SALIENT_AREA, max_iter=40, device="cpu", random_state=0,
+                                      **{**DYNAMASK_PAPER_RARE, **kw}),
     "ExtremalMask": lambda **kw: ExtremalMask(max_iter=40, learning_rate=0.1, device="cpu", random_state=0, **kw),
     "ContraLSP": lambda **kw: ContraLSP(max_iter=40, learning_rate=0.1, device="cpu", random_state=0, **kw),
 }

@@ -48,7 +48,7 @@ def test_each_series_is_explained_at_its_own_length_as_its_length_group_alone():
 def test_batches_never_mix_lengths_and_respect_batch_size():
     X = ragged()
     model = LengthRecorder()
-    DynaMask(max_iter=2, batch_size=2, random_state=0).fit_transform(X, model=model)
+    DynaMask(area=0.1, max_iter=2, batch_size=2, random_state=0).fit_transform(X, model=model)
     # the probe (first length), then per length group: one prediction of the group, then batches of <= 2
     assert {shape[2] for shape in model.calls} == set(LENGTHS)
     assert max(shape[0] for shape in model.calls[1:]) <= 3  # a group of 3 series of length 10 is predicted at once
