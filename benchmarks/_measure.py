@@ -203,8 +203,8 @@ class ObjectiveTap(Callback):
         self.rows = None
         make = explainer._make_objective
 
-        def tapped(batch, networks, params):
-            self.objective = make(batch, networks, params)
+        def tapped(batch, networks, hyper):
+            self.objective = make(batch, networks, hyper)
             self.rows = batch.rows
             return self.objective
 

@@ -29,6 +29,7 @@ from benchmarks._measure import ObjectiveTap, publish  # noqa: E402
 from benchmarks._tasks import load_task  # noqa: E402
 from benchmarks.run import parse_overrides  # noqa: E402
 from sklearn_tsmask import DynaMask  # noqa: E402
+from sklearn_tsmask.dynamask import within_share  # noqa: E402
 from sklearn_tsmask.metrics import aup, aur  # noqa: E402
 
 AREAS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5]
@@ -71,9 +72,8 @@ def run(name, n, lines, settings, areas=AREAS, dump=None):
             for v, a in enumerate(areas)]
     rows.append(("lowest error (chosen median %.2f)" % np.median(explanation.area), aup(truth, explanation.masks),
                  aur(truth, explanation.masks), ""))
-    low, high = errors.min(1, keepdims=True), errors.max(1, keepdims=True)
-    for tau in TAUS:
-        index = (errors <= low + tau * (high - low)).argmax(1)
+    for tau in TAUS:  # DynaMask's own rule (relative_epsilon=tau) on the errors of every area
+        index = within_share(torch.as_tensor(errors), tau).numpy()
         chosen = masks[np.arange(len(index)), index]
         rows.append((f"knee, tau {tau} (chosen median {np.median(np.asarray(areas)[index]):.2f})",
                      aup(truth, chosen), aur(truth, chosen), ""))

@@ -295,8 +295,12 @@ def shared_parameter_docs(cls):
     return cls
 
 
+def _is_auto(value):
+    return isinstance(value, str) and value == "auto"
+
+
 def _rows_param(value):
-    return value is None or (isinstance(value, str) and value == "auto")
+    return value is None or _is_auto(value)
 
 
 class BaseMaskExplainer(TransformerMixin, BaseEstimator):
@@ -371,16 +375,16 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
         """
         return {}
 
-    def _make_objective(self, batch, networks, params):
+    def _make_objective(self, batch, networks, hyper):
         """The :class:`Objective` of ``batch``; ``networks`` maps ``_fitted_networks`` to modules.
 
-        ``params`` reads the hyper-parameters with their ``"auto"`` values resolved (see :meth:`_auto_values`):
+        ``hyper`` reads the hyper-parameters with their ``"auto"`` values resolved (see :meth:`_auto_values`):
         objectives read it, not the estimator.
         """
         raise NotImplementedError
 
     def _make_optimizer(self, params, hyper):
-        """The optimiser of a batch (Adam by default); ``hyper`` as ``params`` of :meth:`_make_objective`."""
+        """The optimiser of the torch ``params`` of a batch (Adam by default); ``hyper`` as in :meth:`_make_objective`."""
         return _adam(params, hyper.learning_rate)
 
     #: Hyper-parameters whose default, ``"auto"``, depends on the kind of model explained (:meth:`_auto_values`).
@@ -558,10 +562,10 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
         probe = {k: v[probe_rows] for k, v in kwargs.items()}
         output_shape = check_model_output(frozen, first[:_PROBE_SIZE], probe, needs_classes=self.loss == "log_loss")
         loss = resolve_loss(self.loss, frozen.kind, output_shape)
-        hyper = self._resolve_auto(frozen.kind)
+        resolved = self._resolve_auto(frozen.kind)
         fitted = {
             "loss_": loss,
-            **{f"{name}_": value for name, value in hyper.items()},
+            **{f"{name}_": value for name, value in resolved.items()},
             "model_": frozen,
             "device_": device,
             "n_features_in_": int(first.shape[1]),
@@ -579,7 +583,7 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
         # to learn, the masks of X are optimised only when asked for
         if trains or produce_masks:
             result = self._optimise(x, kwargs, frozen, networks, generator=generator, training=trains,
-                                    selection=selection, loss=loss, hyper=hyper)
+                                    selection=selection, loss=loss, resolved=resolved)
             fitted["n_iter_"] = result.n_iter
             fitted["loss_curve_"] = result.loss_curve.cpu().numpy()
         for net in networks.values():
@@ -617,9 +621,9 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
         networks = {name: getattr(self, name) for name in self._fitted_networks}
         generator = make_generator(self.random_state, self.device_)
         # resolved again: set_params may have changed a hyper-parameter to or from "auto" since fit
-        hyper = self._resolve_auto(self.model_.kind)
+        resolved = self._resolve_auto(self.model_.kind)
         return self._optimise(x, kwargs, self.model_, networks, generator=generator, training=False,
-                              selection=selection, loss=loss, hyper=hyper), fmt
+                              selection=selection, loss=loss, resolved=resolved), fmt
 
     def _explanation(self, result, fmt):
         fields = {f.name: getattr(result.per_series, f.name) for f in dataclasses.fields(result.per_series)}
@@ -689,17 +693,17 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
             callbacks.append(ProgressBar())
         return callbacks + list(self.callbacks or [])
 
-    def _optimise(self, x, kwargs, model, networks, *, generator, training, loss, hyper, selection=None):
+    def _optimise(self, x, kwargs, model, networks, *, generator, training, loss, resolved, selection=None):
         """Optimise masks for every series of ``x``, batch after batch: the loop.
 
         ``x`` is a tensor ``(N, C, T)`` or, for series of unequal lengths, a list of ``(C, T_i)``
         tensors; then each batch holds series of one length and the masks come back as a list.
         ``selection`` is the resolved ``target`` of the ``N`` series (see :class:`Batch`); ``loss`` the
-        resolved error, "squared_error" or "log_loss" (never "auto"); ``hyper`` the values of ``_auto_params``
+        resolved error, "squared_error" or "log_loss" (never "auto"); ``resolved`` the values of ``_auto_params``
         (:meth:`_resolve_auto`).
         """
-        params = _Resolved(self, hyper)
-        max_iter = params.max_iter
+        hyper = _Resolved(self, resolved)
+        max_iter = hyper.max_iter
         n = len(x)
         groups = _length_groups(x)
         plan, targets, group_inputs = [], [], []
@@ -740,8 +744,8 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
                         segments=segmentation[g],
                         mask_init=self.mask_init,
                     )
-                    objective = self._make_objective(batch, networks, params)
-                    optimizer = self._make_optimizer(objective.parameters(), params)
+                    objective = self._make_objective(batch, networks, hyper)
+                    optimizer = self._make_optimizer(objective.parameters(), hyper)
                     batch_history = torch.zeros(max_iter, device=history.device, dtype=torch.float64)
                     for cb in callbacks:
                         cb.on_batch_begin(index, batch.size)
@@ -772,10 +776,6 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
             for cb in callbacks:
                 cb.on_explain_end()
         return _Run(results.merged(), history[:n_iter] / n, n_iter)
-
-
-def _is_auto(value):
-    return isinstance(value, str) and value == "auto"
 
 
 class _Resolved:

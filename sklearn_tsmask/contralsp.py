@@ -397,8 +397,8 @@ class ContraLSP(BaseMaskExplainer):
     def _auto_values(self, kind):
         return self._AUTO["regressor" if kind == "regressor" else "classifier"]
 
-    def _make_objective(self, batch, networks, params):
-        return _ContraLSPObjective(params, batch, networks)
+    def _make_objective(self, batch, networks, hyper):
+        return _ContraLSPObjective(hyper, batch, networks)
 
 
 @dataclass

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import InvalidParameterError, StrOptions
 
-from ._base import BaseMaskExplainer, Interval, Objective, _adam, _sgd, shared_parameter_docs
+from ._base import BaseMaskExplainer, Interval, Objective, _adam, _is_auto, _sgd, shared_parameter_docs
 from .perturbations import fade, gaussian_blur, moving_average, past_average
 
 #: The areas of ``area="auto"``: fine below the 5 % and around the third of the entries where the benchmarks'
@@ -314,7 +314,7 @@ class DynaMask(BaseMaskExplainer):
 
     # ------------------------------------------------------------ parameters
     def _areas(self):
-        if isinstance(self.area, str) and self.area == "auto":
+        if _is_auto(self.area):
             return np.asarray(AUTO_AREAS)
         areas = np.atleast_1d(np.asarray(self.area, dtype=float))
         if areas.ndim != 1 or areas.size == 0:
@@ -365,8 +365,8 @@ class DynaMask(BaseMaskExplainer):
             f"got shape {shape}."
         )
 
-    def _make_objective(self, batch, networks, params):
-        return _DynaMaskObjective(params, batch)
+    def _make_objective(self, batch, networks, hyper):
+        return _DynaMaskObjective(hyper, batch)
 
     # --------------------------------------------------------- perturbations
     def _reference(self, batch):
@@ -394,6 +394,18 @@ class DynaMask(BaseMaskExplainer):
                 )
             return base[batch.rows]
         return base  # a scalar or (C, T)
+
+
+def within_share(errors, share, mode="preservation"):
+    """Per row of ``errors`` (series × areas, areas ascending), the index of the smallest area whose error is within
+    ``share`` of the row's error range of its lowest error (deletion: of its highest): ``relative_epsilon``'s rule.
+
+    The best area always qualifies, so every row has one.
+    """
+    low, high = errors.min(1, keepdim=True).values, errors.max(1, keepdim=True).values
+    slack = share * (high - low)
+    ok = errors <= low + slack if mode == "preservation" else errors >= high - slack
+    return ok.to(torch.int8).argmax(1)  # the first True
 
 
 @dataclass
@@ -495,12 +507,7 @@ class _DynaMaskObjective(Objective):
             first_ok = ok.to(torch.int8).argmax(1)  # first True, areas ascending
             best = torch.where(ok.any(1), first_ok, best)
         elif est.relative_epsilon is not None:
-            # the smallest area within a share of the series' error range of its best error: the best area
-            # always qualifies, so there is always a first True (areas ascending)
-            low, high = errors.min(1, keepdim=True).values, errors.max(1, keepdim=True).values
-            slack = est.relative_epsilon * (high - low)
-            ok = errors <= low + slack if est.mode == "preservation" else errors >= high - slack
-            best = ok.to(torch.int8).argmax(1)
+            best = within_share(errors, est.relative_epsilon, est.mode)
         rows = torch.arange(mask.shape[0], device=mask.device)
         return DynaMaskResult(
             masks=mask[rows, best], area=self.areas[best], error=errors[rows, best], error_by_area=errors

@@ -273,8 +273,8 @@ class ExtremalMask(BaseMaskExplainer):
     def _build_networks(self, x):
         return {"perturbation_net_": build_perturbation_net(self.perturbation, x, self.random_state)}
 
-    def _make_objective(self, batch, networks, params):
-        return _ExtremalMaskObjective(params, batch, networks["perturbation_net_"])
+    def _make_objective(self, batch, networks, hyper):
+        return _ExtremalMaskObjective(hyper, batch, networks["perturbation_net_"])
 
 
 @dataclass
