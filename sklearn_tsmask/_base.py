@@ -177,11 +177,16 @@ class Batch:
         -------
         torch.Tensor of shape (M,)
         """
+        out = self.model(x_tilde, **(self.inputs if inputs is None else inputs))
+        return self.output_error(out, target=target, target_classes=target_classes, selection=selection)
+
+    def output_error(self, out, *, target=None, target_classes=None, selection=None):
+        """:meth:`error` of model outputs ``out`` already computed, per series: ``output_error(self.target)`` is
+        the error of the series as they are (0 for the squared error), without calling the model again."""
         if target is None:
             target, target_classes = self.target, self.target_classes
         if selection is None:
             selection = self.selection
-        out = self.model(x_tilde, **(self.inputs if inputs is None else inputs))
         M = out.shape[0]
         if selection is not None:
             classes, steps = selection
@@ -525,7 +530,9 @@ class BaseMaskExplainer(TransformerMixin, BaseEstimator):
             ``masks`` (shaped like X, in its container); ``error``, the
             model's error at each series' final mask, shape (n_instances,);
             method-specific per-series arrays (DynaMask: ``area``,
-            ``error_by_area``, whose columns are ``areas``); ``n_iter``, the most steps a batch ran;
+            ``error_by_area``, whose columns are ``areas``, and
+            ``error_unperturbed``, the error of the series as they are);
+            ``n_iter``, the most steps a batch ran;
             ``loss_curve``, the mean loss per series at each step.
 
         Examples

@@ -90,10 +90,15 @@ class DynaMask(BaseMaskExplainer):
     relative_epsilon : float in [0, 1] or None, default=0.1
         Per-series selection among areas without a threshold in the error's
         units: the smallest area whose error is at most its lowest error
-        plus ``relative_epsilon`` times the range of its errors over the
-        areas (deletion: at least its highest minus that share). ``None``
-        (or 0): the area with the lowest error (deletion: the highest), the
-        paper's choice, which nearly always picks the largest area.
+        plus ``relative_epsilon`` times its error scale (deletion: at least
+        its highest minus that share). The scale is the range of the
+        series' errors over the areas or, when larger, the distance of its
+        best error from its error unperturbed (``error_unperturbed`` of
+        :meth:`explain`: 0 for the squared error); on a flat curve, where no
+        area keeps the output much closer than another, the smallest area is
+        kept. ``None`` (or 0): the area with the lowest error (deletion: the
+        highest), the paper's choice, which nearly always picks the largest
+        area.
     solver : {"sgd", "adam"}, default="sgd"
         SGD with momentum as in the paper, or Adam. The mask is clamped to
         [0, 1] after each step and starts at 0.5.
@@ -396,14 +401,23 @@ class DynaMask(BaseMaskExplainer):
         return base  # a scalar or (C, T)
 
 
-def within_share(errors, share, mode="preservation"):
+def within_share(errors, share, mode="preservation", unperturbed=None):
     """Per row of ``errors`` (series × areas, areas ascending), the index of the smallest area whose error is within
-    ``share`` of the row's error range of its lowest error (deletion: of its highest): ``relative_epsilon``'s rule.
+    ``share`` of the row's scale of its best error (preservation: the lowest; deletion: the highest):
+    ``relative_epsilon``'s rule.
 
-    The best area always qualifies, so every row has one.
+    The scale is the range of the row's errors over the areas or, when ``unperturbed`` (the error of each series
+    left as it is, shape ``(rows,)``) is given and larger, the distance of the best error from it: how far even the
+    best mask leaves the output from the model's own (deletion: how far it moves it). A flat curve, whose areas all
+    keep the output about as well, then selects its smallest area instead of the one that noise makes lowest. The
+    best area always qualifies, so every row has one.
     """
     low, high = errors.min(1, keepdim=True).values, errors.max(1, keepdim=True).values
-    slack = share * (high - low)
+    scale = high - low
+    if unperturbed is not None:
+        best = low if mode == "preservation" else high
+        scale = torch.maximum(scale, (best - unperturbed.reshape(-1, 1).to(errors.dtype)).abs())
+    slack = share * scale
     ok = errors <= low + slack if mode == "preservation" else errors >= high - slack
     return ok.to(torch.int8).argmax(1)  # the first True
 
@@ -416,6 +430,7 @@ class DynaMaskResult:
     area: torch.Tensor
     error: torch.Tensor
     error_by_area: torch.Tensor
+    error_unperturbed: torch.Tensor
 
 
 class _DynaMaskObjective(Objective):
@@ -501,14 +516,16 @@ class _DynaMaskObjective(Objective):
         est = self.est
         mask = self.mask.detach()
         errors = self.errors(mask)  # (B, V)
+        unperturbed = self.batch.output_error(self.batch.target)  # (B,): the series as they are, from f(x) computed once
         best = errors.argmin(1) if est.mode == "preservation" else errors.argmax(1)
         if est.epsilon is not None:
             ok = errors < est.epsilon if est.mode == "preservation" else errors > est.epsilon
             first_ok = ok.to(torch.int8).argmax(1)  # first True, areas ascending
             best = torch.where(ok.any(1), first_ok, best)
         elif est.relative_epsilon is not None:
-            best = within_share(errors, est.relative_epsilon, est.mode)
+            best = within_share(errors, est.relative_epsilon, est.mode, unperturbed)
         rows = torch.arange(mask.shape[0], device=mask.device)
         return DynaMaskResult(
-            masks=mask[rows, best], area=self.areas[best], error=errors[rows, best], error_by_area=errors
+            masks=mask[rows, best], area=self.areas[best], error=errors[rows, best], error_by_area=errors,
+            error_unperturbed=unperturbed,
         )

@@ -103,6 +103,40 @@ def test_log_loss_on_classifier():
     masks = explanation.masks
     assert masks.shape == X.shape and 0.0 <= masks.min() and masks.max() <= 1.0
     assert explanation.loss_curve[-1] < explanation.loss_curve[0]
+    # the error of the series as they are: the cross-entropy of f(x) against its own class, by hand (on a less
+    # confident model, whose cross-entropy is well above 0)
+
+    def unsure(x):
+        return model(x) / 10.0
+
+    logits = unsure(torch.from_numpy(X)).numpy()
+    by_hand = np.log(np.exp(logits).sum(1)) - logits.max(1)
+    assert by_hand.min() > 0.05
+    short = dynamask(loss="log_loss", perturbation="fade_reference", area=[SALIENT_AREA, 0.25], max_iter=2)
+    np.testing.assert_allclose(short.fit(X, unsure).explain(X).error_unperturbed, by_hand, rtol=1e-6)
+
+
+def test_within_share_by_hand():
+    from sklearn_tsmask.dynamask import within_share
+
+    errors = torch.tensor([
+        [18.6, 18.1, 18.4, 18.3, 18.7],  # flat and far from f(x): no area keeps the output better than another
+        [5.0, 0.3, 0.02, 0.0, 0.01],  # steep, down to f(x)'s error: the range sets the scale
+        [0.9, 0.85, 0.82, 0.80, 0.80],  # a classifier's cross-entropy, whose floor is f(x)'s own, 0.79
+    ], dtype=torch.float64)
+    unperturbed = torch.tensor([0.0, 0.0, 0.79], dtype=torch.float64)
+    # scales: max(0.6, 18.1) = 18.1, max(5, 0) = 5, max(0.1, 0.01) = 0.1; slacks at 0.1: 1.81, 0.5, 0.01
+    assert within_share(errors, 0.1, unperturbed=unperturbed).tolist() == [0, 1, 3]
+    # without the reference, the range alone: the flat row picks its noise minimum
+    assert within_share(errors, 0.1).tolist() == [1, 1, 3]
+    # measuring the third row from 0 instead of its floor would take its scale for 0.8 and pick area 1
+    assert within_share(errors, 0.1, unperturbed=torch.zeros(3)).tolist() == [0, 1, 1]
+    assert within_share(errors, 0.0, unperturbed=unperturbed).tolist() == [1, 3, 3]  # the (first) best
+    # deletion: the highest error is best; scale max(range 2.5, 3.0 − 0) = 3, slack 0.3: the first ≥ 2.7
+    deletion = torch.tensor([[0.5, 2.0, 2.9, 3.0]], dtype=torch.float64)
+    assert within_share(deletion, 0.1, "deletion", torch.zeros(1)).tolist() == [2]
+    assert within_share(deletion, 0.0, "deletion", torch.zeros(1)).tolist() == [3]
+    assert within_share(deletion, 0.5, "deletion", torch.zeros(1)).tolist() == [1]
 
 
 # --------------------------------------------------------------- selection
@@ -187,11 +221,14 @@ def test_relative_epsilon_picks_the_smallest_area_near_the_best_error(spiky, mod
     for share in (0.0, 0.1, 0.5, 1.0):
         chosen = dynamask(relative_epsilon=share, **params).fit(X, white_box).explain(X)
         np.testing.assert_array_equal(chosen.error_by_area, errors)  # the rule only changes the selection
+        # the squared error of the series as they are is 0, so the scale is the larger of the range and the best
+        # error itself: the range in preservation (the best error is ~0), the highest error in deletion
+        np.testing.assert_array_equal(chosen.error_unperturbed, 0.0)
         low, high = errors.min(1, keepdims=True), errors.max(1, keepdims=True)
         if mode == "preservation":
-            ok = errors <= low + share * (high - low)
+            ok = errors <= low + share * np.maximum(high - low, low)
         else:
-            ok = errors >= high - share * (high - low)
+            ok = errors >= high - share * np.maximum(high - low, high)
         expected = ok.argmax(1)  # first True: areas ascending
         np.testing.assert_array_equal(chosen.area, np.asarray(areas)[expected])
         np.testing.assert_array_equal(chosen.error, errors[np.arange(len(X)), expected])
@@ -261,12 +298,14 @@ def test_explain_returns_masks_and_per_series_diagnostics(spiky):
     est = dynamask(area=list(reversed(AREAS)), perturbation="fade_reference", max_iter=30).fit(X, white_box)
     explanation = est.explain(X)
     assert isinstance(explanation, Bunch)
-    assert set(explanation) == {"masks", "area", "error", "error_by_area", "areas", "n_iter", "loss_curve"}
+    assert set(explanation) == {"masks", "area", "error", "error_by_area", "error_unperturbed", "areas", "n_iter",
+                                "loss_curve"}
     np.testing.assert_array_equal(explanation.areas, np.sort(AREAS))
     assert isinstance(explanation.masks, np.ndarray) and explanation.masks.shape == X.shape
     assert explanation.area.shape == (len(X),)
     assert explanation.error.shape == (len(X),)
     assert explanation.error_by_area.shape == (len(X), len(AREAS))  # columns: est.areas_, sorted
+    np.testing.assert_array_equal(explanation.error_unperturbed, 0.0)  # the white box's own output: error 0
     assert explanation.n_iter == 30 and explanation.loss_curve.shape == (30,)
     # error is error_by_area at the chosen area's column
     rows = np.arange(len(X))
