@@ -8,8 +8,9 @@ Usage::
 
 Optimises DynaMask (``fade_reference`` to 0, the library's other defaults, ``loss="auto"``) jointly over the areas
 0.01 … 0.5 and reads every area's masks and errors from the optimisation (not only the selected one). Reports AUP
-/ AUR for each area, for the lowest-error selection, for a scale-free "knee" rule (per series, the smallest area
-whose error is within ``tau`` of the series' error range above its lowest error) and for the mean of the masks over
+/ AUR for each area, for the lowest-error selection, for DynaMask's scale-free rule at several shares ``tau`` (per
+series, the smallest area whose error is within ``tau`` of the series' error scale above its lowest error: the larger
+of the range and the lowest error's distance from the unperturbed error) and for the mean of the masks over
 the areas. The question is whether one default can serve a benchmark whose truth covers 5% of the entries (the rare
 ones) and one whose truth covers a third (State).
 """
@@ -41,13 +42,15 @@ class AllAreas(ObjectiveTap):
 
     def __init__(self, explainer):
         super().__init__(explainer)
-        self.masks, self.errors = [], []
+        self.masks, self.errors, self.unperturbed = [], [], []
 
     def on_batch_end(self, n_iter):
         with torch.no_grad():
             mask = self.objective.mask.detach()
             self.masks.append(mask.cpu().numpy())
             self.errors.append(self.objective.errors(mask).cpu().numpy())
+            batch = self.objective.batch
+            self.unperturbed.append(batch.output_error(batch.target).cpu().numpy())
 
 
 #: The settings every area runs with, before ``--set``.
@@ -64,16 +67,17 @@ def run(name, n, lines, settings, areas=AREAS, dump=None):
     explanation = explainer.fit(X, task.model).explain(X)
     seconds = time.perf_counter() - start
     masks, errors = np.concatenate(grab.masks), np.concatenate(grab.errors)  # (N, V, C, T), (N, V)
+    unperturbed = np.concatenate(grab.unperturbed)  # (N,): the error of the series as they are
     if dump:  # every area's masks and errors, to try selection rules without optimising again
         Path(dump).mkdir(parents=True, exist_ok=True)
         np.savez_compressed(Path(dump) / f"{name}.npz", masks=masks.astype(np.float32), errors=errors,
-                            truth=truth, areas=np.asarray(areas))
+                            truth=truth, areas=np.asarray(areas), unperturbed=unperturbed)
     rows = [(f"area {a}", aup(truth, masks[:, v]), aur(truth, masks[:, v]), f"{errors[:, v].mean():.4g}")
             for v, a in enumerate(areas)]
     rows.append(("lowest error (chosen median %.2f)" % np.median(explanation.area), aup(truth, explanation.masks),
                  aur(truth, explanation.masks), ""))
     for tau in TAUS:  # DynaMask's own rule (relative_epsilon=tau) on the errors of every area
-        index = within_share(torch.as_tensor(errors), tau).numpy()
+        index = within_share(torch.as_tensor(errors), tau, unperturbed=torch.as_tensor(unperturbed)).numpy()
         chosen = masks[np.arange(len(index)), index]
         rows.append((f"knee, tau {tau} (chosen median {np.median(np.asarray(areas)[index]):.2f})",
                      aup(truth, chosen), aur(truth, chosen), ""))

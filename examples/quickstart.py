@@ -17,7 +17,8 @@ from sklearn_tsmask.plotting import plot_mask, plot_series_with_mask
 X, true_saliency, white_box = make_rare_feature(n_samples=8, random_state=0)  # (8, 50, 50)
 
 # The defaults: 14 areas from 1% to 50% of the entries, optimised jointly; each series keeps the smallest area
-# whose error is within 10% of its error range of its lowest error.
+# whose error is within 10% of its error scale of its lowest error (the scale: the range of its errors over the
+# areas, or how far even the best mask leaves the output from the model's own, when that is larger).
 explainer = DynaMask(random_state=0)
 # fit only checks the data and the model (DynaMask learns nothing that carries over to other series);
 # explain optimises the masks, once, and returns them with each series' chosen area and error.
