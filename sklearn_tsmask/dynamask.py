@@ -516,7 +516,8 @@ class _DynaMaskObjective(Objective):
         est = self.est
         mask = self.mask.detach()
         errors = self.errors(mask)  # (B, V)
-        unperturbed = self.batch.output_error(self.batch.target)  # (B,): the series as they are, from f(x) computed once
+        # (B,): the error of the series as they are, from f(x) computed once (0 for the squared error)
+        unperturbed = self.batch.output_error(self.batch.target)
         best = errors.argmin(1) if est.mode == "preservation" else errors.argmax(1)
         if est.epsilon is not None:
             ok = errors < est.epsilon if est.mode == "preservation" else errors > est.epsilon
