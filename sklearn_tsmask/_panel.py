@@ -56,8 +56,8 @@ _LAYOUT_HELP = (
 
 _EQUAL_LENGTH_HELP = (
     "this needs equal-length series (DynaMask and ExtremalMask explain series of unequal lengths given as "
-    "a df-list, a nested_univ panel or a list of 2D arrays; the metrics and pd-multiindex panels need one "
-    "length); make them equal first, e.g. with sktime's PaddingTransformer "
+    "a df-list, a nested_univ panel or a list of 2D arrays, and the metrics measure them; pd-multiindex "
+    "panels need one length); make them equal first, e.g. with sktime's PaddingTransformer "
     "(sktime.transformations.panel.padder) or TSInterpolator (sktime.transformations.panel.interpolate)"
 )
 

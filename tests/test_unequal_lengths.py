@@ -179,3 +179,129 @@ def test_japanese_vowels_of_variable_length_and_12_channels():
     # one series alone gives its own mask (batching by length changes nothing)
     alone = DynaMask(area=0.1, max_iter=10, loss="log_loss", random_state=0).fit_transform(X.iloc[[2]], model=net)
     np.testing.assert_allclose(np.stack(masks.iloc[2].to_list()), np.stack(alone.iloc[0].to_list()), atol=1e-6)
+
+
+# ------------------------------------------------------------------ metrics on series of unequal lengths
+
+
+def test_saliency_metrics_pool_series_of_unequal_lengths():
+    from sklearn_tsmask.metrics import auprc, auroc, aup, aur, entropy, information
+
+    rng = np.random.RandomState(0)
+    truth = [(rng.rand(C, t) < 0.3).astype(float) for t in LENGTHS]
+    masks = [rng.rand(C, t) * (1 + i) for i, t in enumerate(LENGTHS)]  # different scales: normalisation matters
+    normalised = [(m - m.min()) / (m.max() - m.min() + 1e-5) for m in masks]
+    # the pooled entries are those of one long series once each series is rescaled on its own
+    one_q = np.concatenate([q.ravel() for q in truth])[None, None]
+    one_m = np.concatenate([m.ravel() for m in normalised])[None, None]
+    for metric in (aup, aur, auroc, auprc):
+        value = metric(truth, masks)
+        assert value == pytest.approx(metric(one_q, one_m, normalize=False), abs=1e-12)
+        assert value == pytest.approx(metric(truth, normalised, normalize=False), abs=1e-12)
+    # the per-series sums, summed or averaged over the series
+    for metric in (information, entropy):
+        alone = [metric(q[None], m[None]) for q, m in zip(truth, masks)]
+        assert metric(truth, masks) == pytest.approx(sum(alone), rel=1e-12)
+        assert metric(truth, masks, reduction="mean") == pytest.approx(np.mean(alone), rel=1e-12)
+    # sktime's df-list gives the same figures as the list of arrays
+    assert aup(_as_df_list(truth), _as_df_list(masks)) == aup(truth, masks)
+
+
+def test_saliency_metrics_name_the_series_that_does_not_match():
+    from sklearn_tsmask.metrics import aup
+
+    truth = [np.ones((C, t)) for t in LENGTHS]
+    masks = [np.ones((C, t)) for t in LENGTHS]
+    masks[3] = np.ones((C, 11))
+    with pytest.raises(ValueError, match=r"series 3 has true_saliency of shape \(3, 12\) and masks of shape \(3, 11\)"):
+        aup(truth, masks)
+    with pytest.raises(ValueError, match=r"the same series, got true_saliency of 6 series of unequal lengths and "
+                                         r"masks of 5 series"):
+        aup(truth, masks[:5])
+
+
+def two_class(x):
+    """Logits (x[:, 0, 0], 0): class 0 rests on the first entry alone, at any length."""
+    return torch.stack([x[:, 0, 0], torch.zeros(len(x), dtype=x.dtype)], dim=-1)
+
+
+def test_fidelity_on_unequal_lengths_by_hand():
+    from sklearn_tsmask.metrics import comprehensiveness
+
+    # k = floor(0.5 · T): 1 entry of the first series, 2 of the second
+    X = [np.array([[2.0, 0.0]]), np.array([[1.0, 0.0, 0.0, 0.0]])]
+    masks = [np.array([[1.0, 0.0]]), np.array([[0.0, 1.0, 1.0, 0.0]])]
+    values = comprehensiveness(two_class, X, masks, top_fraction=0.5, baseline="zeros", reduction="none")
+    sigmoid = 1 / (1 + np.exp(-2.0))
+    # the first loses x[0, 0] (p_0 from sigmoid(2) to 1/2), the second keeps it
+    np.testing.assert_allclose(values, [sigmoid - 0.5, 0.0], atol=1e-7)
+    assert comprehensiveness(two_class, X, masks, top_fraction=0.5, baseline="zeros") == pytest.approx(
+        (sigmoid - 0.5) / 2, abs=1e-7)
+
+
+def test_every_fidelity_and_cumulative_metric_measures_each_series_at_its_own_length():
+    from sklearn_tsmask import metrics
+
+    rng = np.random.RandomState(1)
+    X = ragged()
+    masks = [rng.rand(C, t) for t in LENGTHS]
+    net = AnyLengthGRU(C, 3)
+    for name in ("comprehensiveness", "sufficiency", "fidelity_accuracy", "fidelity_cross_entropy", "log_odds",
+                 "cumulative_prediction_difference", "cumulative_prediction_preservation", "deletion_area",
+                 "insertion_area"):
+        metric = getattr(metrics, name)
+        values = metric(net, X, masks, reduction="none")
+        alone = [metric(net, x[None], m[None], reduction="none")[0] for x, m in zip(X, masks)]
+        np.testing.assert_allclose(values, alone, rtol=1e-5, atol=1e-7, err_msg=name)  # float32 GRU, batched
+        assert metric(net, X, masks) == pytest.approx(np.mean(alone), rel=1e-5, abs=1e-7)
+    fractions, curves = metrics.deletion_curve(net, X, masks, n_steps=4)
+    np.testing.assert_array_equal(fractions, np.linspace(0, 1, 5))
+    for i, (x, m) in enumerate(zip(X, masks)):
+        np.testing.assert_allclose(curves[i], metrics.deletion_curve(net, x[None], m[None], n_steps=4)[1][0],
+                                   rtol=1e-6)
+
+
+def test_per_series_targets_and_model_inputs_follow_their_series_through_the_lengths():
+    from sklearn_tsmask.metrics import deletion_area
+
+    rng = np.random.RandomState(2)
+    X = ragged()
+    masks = [rng.rand(C, t) for t in LENGTHS]
+    net = AnyLengthGRU(C, 3)
+    target = [0, 2, 1, 1, 0, 2]
+    values = deletion_area(net, X, masks, target=target, reduction="none")
+    alone = [deletion_area(net, x[None], m[None], target=[t], reduction="none")[0]
+             for x, m, t in zip(X, masks, target)]
+    np.testing.assert_allclose(values, alone, rtol=1e-6)
+    with pytest.raises(ValueError, match=r"one entry per series \(6\); got 5 entries"):
+        deletion_area(net, X, masks, target=target[:5])
+    g = np.arange(len(X), dtype=float) + 1.0
+
+    def scaled(x, g):
+        return g[:, None] * two_class(x)
+
+    with_inputs = deletion_area(scaled, WithInputs(X, g=g), masks, reduction="none")
+    alone = [deletion_area(scaled, WithInputs(x[None], g=g[i:i + 1]), m[None], reduction="none")[0]
+             for i, (x, m) in enumerate(zip(X, masks))]
+    np.testing.assert_allclose(with_inputs, alone, rtol=1e-6)
+    # the masks must match the series, one by one
+    masks[4] = rng.rand(C, 13)
+    with pytest.raises(ValueError, match=r"series 4 of X has shape \(3, 14\), its mask \(3, 13\)"):
+        deletion_area(net, X, masks)
+
+
+def test_grid_search_on_a_panel_of_unequal_lengths_with_fidelity_scorers():
+    from sklearn.model_selection import GridSearchCV, KFold
+
+    from sklearn_tsmask.metrics import comprehensiveness, comprehensiveness_scorer
+
+    X = ragged() * 2  # 12 series
+    net = AnyLengthGRU(C, 3)
+    search = GridSearchCV(DynaMask(max_iter=5, random_state=0, model=net), {"area": [0.1, 0.3]},
+                          scoring=comprehensiveness_scorer, cv=KFold(2), refit=False)
+    search.fit(X)
+    # the first candidate's first split by hand: fit on the second half, masks and score on the first
+    test = X[:6]
+    masks = DynaMask(area=0.1, max_iter=5, random_state=0, model=net).fit(X[6:]).transform(test)
+    expected = comprehensiveness(net, test, masks)
+    assert search.cv_results_["split0_test_score"][0] == pytest.approx(expected, rel=1e-6)

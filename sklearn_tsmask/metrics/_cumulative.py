@@ -31,6 +31,7 @@ from .._models import call_model
 from .._target import resolve_target
 from ..perturbations import moving_average
 from ._fidelity import _BASELINES, _OUTPUTS, _REDUCTIONS, _fill_doc, _probabilities, prepare
+from ._lengths import by_length
 
 __all__ = [
     "cumulative_prediction_difference",
@@ -48,10 +49,14 @@ _PARAMETERS_DOC = """\
         explainer is used as it is.
     X : array-like, torch.Tensor or WithInputs of shape (n_instances, n_channels, n_timepoints)
         The series (never modified); per-series model inputs come in a
-        :class:`~sklearn_tsmask.WithInputs` and are never perturbed.
+        :class:`~sklearn_tsmask.WithInputs` and are never perturbed. Series of
+        unequal lengths (aeon's list of 2D arrays, sktime's ``df-list`` or
+        ``nested_univ``) are measured by length, the steps counted on each
+        series' own ``C·T``; the mean is over all the series.
     masks : array-like or torch.Tensor of the shape of X
         Saliency masks or any attributions: only the ranking of each series'
-        entries matters."""
+        entries matters. For series of unequal lengths, one mask per series
+        of its shape (what the explainers return for them)."""
 
 _OPTIONS_DOC = """\
     baseline : {"zeros", "average"}, default="zeros"
@@ -210,6 +215,7 @@ def _area(model, X, masks, n_steps, insertion, target, *, reduction, **options):
     return _reduce(((p[:, 1:] + p[:, :-1]) / 2 * torch.diff(fractions)).sum(1), reduction)
 
 
+@by_length
 @_fill
 def deletion_curve(model, X, masks, *, n_steps=20, baseline="zeros", model_layout="NCT", output="logits",
                    batch_size=256, device="auto", target=None):
@@ -247,6 +253,7 @@ def deletion_curve(model, X, masks, *, n_steps=20, baseline="zeros", model_layou
     return fractions.numpy(), p.cpu().numpy()
 
 
+@by_length
 @_fill
 def insertion_curve(model, X, masks, *, n_steps=20, baseline="zeros", model_layout="NCT", output="logits",
                     batch_size=256, device="auto", target=None):
@@ -284,6 +291,7 @@ def insertion_curve(model, X, masks, *, n_steps=20, baseline="zeros", model_layo
     return fractions.numpy(), p.cpu().numpy()
 
 
+@by_length
 @_fill
 def cumulative_prediction_difference(model, X, masks, *, n_steps=None, baseline="zeros", model_layout="NCT",
                                      output="logits", reduction="mean", batch_size=256, device="auto"):
@@ -329,6 +337,7 @@ def cumulative_prediction_difference(model, X, masks, *, n_steps=None, baseline=
                        output=output, reduction=reduction, batch_size=batch_size, device=device)
 
 
+@by_length
 @_fill
 def cumulative_prediction_preservation(model, X, masks, *, n_steps=None, baseline="zeros", model_layout="NCT",
                                        output="logits", reduction="mean", batch_size=256, device="auto"):
@@ -366,6 +375,7 @@ def cumulative_prediction_preservation(model, X, masks, *, n_steps=None, baselin
                        output=output, reduction=reduction, batch_size=batch_size, device=device)
 
 
+@by_length
 @_fill
 def deletion_area(model, X, masks, *, n_steps=20, baseline="zeros", model_layout="NCT", output="logits",
                   reduction="mean", batch_size=256, device="auto", target=None):
@@ -406,6 +416,7 @@ def deletion_area(model, X, masks, *, n_steps=20, baseline="zeros", model_layout
                  output=output, reduction=reduction, batch_size=batch_size, device=device)
 
 
+@by_length
 @_fill
 def insertion_area(model, X, masks, *, n_steps=20, baseline="zeros", model_layout="NCT", output="logits",
                    reduction="mean", batch_size=256, device="auto", target=None):

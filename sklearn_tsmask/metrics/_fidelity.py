@@ -40,6 +40,7 @@ from .._panel import to_tensor
 from .._target import resolve_target
 from ..perturbations import moving_average
 from .._utils import check_scalar_in, resolve_device
+from ._lengths import by_length
 
 __all__ = ["comprehensiveness", "sufficiency", "fidelity_accuracy", "fidelity_cross_entropy", "log_odds"]
 
@@ -58,10 +59,14 @@ _PARAMETERS_DOC = """\
         The series; a 2D array ``(n_instances, n_timepoints)`` is a panel of
         univariate series. A model that needs per-series inputs besides the
         series gets them from a :class:`~sklearn_tsmask.WithInputs` (never
-        perturbed). Never modified.
+        perturbed). Never modified. Series of unequal lengths (aeon's list
+        of 2D arrays, sktime's ``df-list`` or ``nested_univ``) are measured
+        by length, each at its own ``k``; the mean is over all the series.
     masks : array-like or torch.Tensor of the shape of X
         Saliency masks (or any real-valued attributions): only the ranking of
-        the entries of each series matters.
+        the entries of each series matters. For series of unequal lengths,
+        one mask per series of its shape, in a container of the same kind
+        (what the explainers return for them).
     top_fraction : float in (0, 1], default=0.2
         Fraction of the entries of each series removed (or kept):
         ``k = floor(top_fraction · n_channels · n_timepoints)`` entries with
@@ -275,6 +280,7 @@ def _fidelity(metric, model, X, masks, *, top_fraction, baseline, model_layout, 
 # ------------------------------------------------------------------ public API
 
 
+@by_length
 @_fill_doc
 def comprehensiveness(
     model,
@@ -334,6 +340,7 @@ def comprehensiveness(
     )
 
 
+@by_length
 @_fill_doc
 def sufficiency(
     model,
@@ -393,6 +400,7 @@ def sufficiency(
     )
 
 
+@by_length
 @_fill_doc
 def fidelity_accuracy(
     model,
@@ -445,6 +453,7 @@ def fidelity_accuracy(
     )
 
 
+@by_length
 @_fill_doc
 def fidelity_cross_entropy(
     model,
@@ -498,6 +507,7 @@ def fidelity_cross_entropy(
     )
 
 
+@by_length
 @_fill_doc
 def log_odds(
     model,

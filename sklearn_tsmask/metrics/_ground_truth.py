@@ -1,16 +1,19 @@
 """Saliency metrics against a known ground truth.
 
 Every metric compares a binary true saliency ``Q`` with masks ``M`` of the same
-shape ``(N, C, T)`` (or ``(N, T)`` for univariate panels). By default each
-sample's mask is first rescaled to ``[0, 1)`` with
-``M' = (M - min) / (max - min + 1e-5)`` over its ``C * T`` entries, as in the
-published tables. All entries of all samples are then pooled.
+shape ``(N, C, T)`` (or ``(N, T)`` for univariate panels), or, for series of
+unequal lengths, two panels whose series have the same shapes (aeon's lists of
+2D arrays, sktime's ``df-list`` and ``nested_univ``). By default each sample's
+mask is first rescaled to ``[0, 1)`` with ``M' = (M - min) / (max - min + 1e-5)``
+over its ``C * T`` entries, as in the published tables. All entries of all
+samples are then pooled.
 """
 
 import numpy as np
+import torch
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from sklearn_tsmask._panel import to_numpy3d
+from sklearn_tsmask._panel import to_numpy3d, to_panel
 
 __all__ = ["aup", "aur", "information", "entropy", "auroc", "auprc"]
 
@@ -18,10 +21,26 @@ _EPS = 1e-5
 
 
 def _normalize(M):
-    """Per-sample min-max rescaling of an ``(N, C, T)`` array, as in the published tables."""
-    lo = M.min(axis=(1, 2), keepdims=True)
-    hi = M.max(axis=(1, 2), keepdims=True)
+    """Per-sample min-max rescaling of an ``(N, C, T)`` array (or ``(C, T)``, one sample), as in the published
+    tables."""
+    axes = tuple(range(M.ndim - 2, M.ndim))
+    lo = M.min(axis=axes, keepdims=True)
+    hi = M.max(axis=axes, keepdims=True)
     return (M - lo) / (hi - lo + _EPS)
+
+
+def _samples(A, name):
+    """A panel as float64 arrays: one ``(N, C, T)`` array for equal lengths, else a list of ``(C, T_i)``."""
+    if isinstance(A, torch.Tensor):
+        return to_numpy3d(A, name=name)
+    if isinstance(A, (list, tuple)) or hasattr(A, "columns"):  # the containers of unequal lengths
+        series, _ = to_panel(A, dtype=torch.float64, name=name)
+        return series.numpy() if isinstance(series, torch.Tensor) else [t.numpy() for t in series]
+    return to_numpy3d(A, name=name)
+
+
+def _describe(A):
+    return f"of shape {A.shape}" if isinstance(A, np.ndarray) else f"of {len(A)} series of unequal lengths"
 
 
 def _check_normalize(normalize):
@@ -30,15 +49,35 @@ def _check_normalize(normalize):
 
 
 def _check_inputs(true_saliency, masks, *, normalize, metric, need_positive=True, unit_interval=False):
-    """Validate and convert the inputs; return a boolean ``Q`` and float ``M``."""
+    """Validate and pool the inputs: a flat boolean ``Q``, the flat float ``M`` (each sample rescaled first when
+    ``normalize``) and the number of entries of each sample, for panels of equal or unequal lengths alike."""
     _check_normalize(normalize)
-    Q = to_numpy3d(true_saliency, name="true_saliency")
-    M = to_numpy3d(masks, name="masks")
-    if Q.shape != M.shape:
+    Q = _samples(true_saliency, "true_saliency")
+    M = _samples(masks, "masks")
+    ragged = isinstance(Q, list) or isinstance(M, list)
+    if not ragged and Q.shape != M.shape:
         raise ValueError(
             f"true_saliency and masks must have the same shape, got true_saliency of shape "
             f"{tuple(np.shape(true_saliency))} and masks of shape {tuple(np.shape(masks))}."
         )
+    if ragged:
+        if len(Q) != len(M):
+            raise ValueError(
+                f"true_saliency and masks must have the same series, got true_saliency {_describe(Q)} and masks "
+                f"{_describe(M)}."
+            )
+        for i, (q, m) in enumerate(zip(Q, M)):
+            if q.shape != m.shape:
+                raise ValueError(
+                    f"true_saliency and masks must have the same shape for every series; series {i} has "
+                    f"true_saliency of shape {q.shape} and masks of shape {m.shape}."
+                )
+        sizes = np.array([q.size for q in Q])
+        Q = np.concatenate([q.ravel() for q in Q])
+        M = np.concatenate([(_normalize(m) if normalize else m).ravel() for m in M])
+    else:
+        sizes = np.full(Q.shape[0], Q[0].size)
+        Q, M = Q.ravel(), (_normalize(M) if normalize else M).ravel()
     binary = (Q == 0) | (Q == 1)
     if not binary.all():
         raise ValueError(
@@ -51,14 +90,12 @@ def _check_inputs(true_saliency, masks, *, normalize, metric, need_positive=True
             f"{metric} is undefined when true_saliency has no salient entry (it is all zeros): "
             "the metric is computed over, or relative to, the truly salient entries."
         )
-    if normalize:
-        M = _normalize(M)
-    elif unit_interval and (M.min() < 0 or M.max() > 1):
+    if not normalize and unit_interval and (M.min() < 0 or M.max() > 1):
         raise ValueError(
             f"{metric} with normalize=False needs masks in [0, 1], got values in "
             f"[{M.min():.4g}, {M.max():.4g}]. Use normalize=True or rescale the masks."
         )
-    return Q, M
+    return Q, M, sizes
 
 
 def _check_reduction(reduction):
@@ -77,7 +114,7 @@ def _threshold_counts(Q, M):
     Returns the thresholds, the number of true positives and the number of
     entries in each set. Sorting once and accumulating makes it O(n log n).
     """
-    scores, labels = M.ravel(), Q.ravel()
+    scores, labels = M, Q
     order = np.argsort(scores, kind="mergesort")[::-1]  # descending scores
     scores, labels = scores[order], labels[order]
     # Last position of each block of equal scores: the set {M >= tau} ends there.
@@ -98,6 +135,8 @@ def aup(true_saliency, masks, *, normalize=True):
     ----------
     true_saliency : array-like or torch.Tensor of shape (N, C, T) or (N, T)
         Binary ground truth (0/1 or bool), 1 for the truly salient entries.
+        Series of unequal lengths: a list of 2D arrays (or sktime's ``df-list``
+        or ``nested_univ``), the masks alike.
     masks : array-like or torch.Tensor of the same shape
         Saliency scores, higher meaning more salient.
     normalize : bool, default=True
@@ -118,7 +157,7 @@ def aup(true_saliency, masks, *, normalize=True):
     >>> round(aup(true_saliency, masks, normalize=False), 4)
     0.6667
     """
-    Q, M = _check_inputs(true_saliency, masks, normalize=normalize, metric="aup", need_positive=False)
+    Q, M, _ = _check_inputs(true_saliency, masks, normalize=normalize, metric="aup", need_positive=False)
     thresholds, true_pos, n_selected = _threshold_counts(Q, M)
     if thresholds.size < 2:
         return 0.0
@@ -136,6 +175,8 @@ def aur(true_saliency, masks, *, normalize=True):
     ----------
     true_saliency : array-like or torch.Tensor of shape (N, C, T) or (N, T)
         Binary ground truth (0/1 or bool), 1 for the truly salient entries.
+        Series of unequal lengths: a list of 2D arrays (or sktime's ``df-list``
+        or ``nested_univ``), the masks alike.
         At least one entry must be salient.
     masks : array-like or torch.Tensor of the same shape
         Saliency scores, higher meaning more salient.
@@ -157,16 +198,16 @@ def aur(true_saliency, masks, *, normalize=True):
     >>> round(aur(true_saliency, masks, normalize=False), 4)
     0.725
     """
-    Q, M = _check_inputs(true_saliency, masks, normalize=normalize, metric="aur")
+    Q, M, _ = _check_inputs(true_saliency, masks, normalize=normalize, metric="aur")
     thresholds, true_pos, _ = _threshold_counts(Q, M)
     if thresholds.size < 2:
         return 0.0
     return _trapezoid(true_pos / Q.sum(), thresholds)
 
 
-def _reduce(values, Q, reduction):
-    """Sum ``values`` over the salient entries, over the set or per sample."""
-    per_sample = np.where(Q, values, 0.0).sum(axis=(1, 2))
+def _reduce(values, Q, sizes, reduction):
+    """Sum the pooled ``values`` over the salient entries, over the set or per sample (``sizes`` entries each)."""
+    per_sample = np.add.reduceat(np.where(Q, values, 0.0), np.r_[0, np.cumsum(sizes)[:-1]])
     return float(per_sample.sum() if reduction == "sum" else per_sample.mean())
 
 
@@ -180,6 +221,8 @@ def information(true_saliency, masks, *, normalize=True, reduction="sum"):
     ----------
     true_saliency : array-like or torch.Tensor of shape (N, C, T) or (N, T)
         Binary ground truth (0/1 or bool), 1 for the truly salient entries.
+        Series of unequal lengths: a list of 2D arrays (or sktime's ``df-list``
+        or ``nested_univ``), the masks alike.
         At least one entry must be salient.
     masks : array-like or torch.Tensor of the same shape
         Saliency scores. With ``normalize=False`` they must lie in [0, 1].
@@ -203,8 +246,8 @@ def information(true_saliency, masks, *, normalize=True, reduction="sum"):
     3.0
     """
     _check_reduction(reduction)
-    Q, M = _check_inputs(true_saliency, masks, normalize=normalize, metric="information", unit_interval=True)
-    return _reduce(np.abs(np.log2(1.0 - M + _EPS)), Q, reduction)
+    Q, M, sizes = _check_inputs(true_saliency, masks, normalize=normalize, metric="information", unit_interval=True)
+    return _reduce(np.abs(np.log2(1.0 - M + _EPS)), Q, sizes, reduction)
 
 
 def entropy(true_saliency, masks, *, normalize=True, reduction="sum"):
@@ -218,6 +261,8 @@ def entropy(true_saliency, masks, *, normalize=True, reduction="sum"):
     ----------
     true_saliency : array-like or torch.Tensor of shape (N, C, T) or (N, T)
         Binary ground truth (0/1 or bool), 1 for the truly salient entries.
+        Series of unequal lengths: a list of 2D arrays (or sktime's ``df-list``
+        or ``nested_univ``), the masks alike.
         At least one entry must be salient.
     masks : array-like or torch.Tensor of the same shape
         Saliency scores. With ``normalize=False`` they must lie in [0, 1].
@@ -241,9 +286,9 @@ def entropy(true_saliency, masks, *, normalize=True, reduction="sum"):
     1.0
     """
     _check_reduction(reduction)
-    Q, M = _check_inputs(true_saliency, masks, normalize=normalize, metric="entropy", unit_interval=True)
+    Q, M, sizes = _check_inputs(true_saliency, masks, normalize=normalize, metric="entropy", unit_interval=True)
     values = M * np.abs(np.log2(M + _EPS)) + (1.0 - M) * np.abs(np.log2(1.0 - M + _EPS))
-    return _reduce(values, Q, reduction)
+    return _reduce(values, Q, sizes, reduction)
 
 
 def auroc(true_saliency, masks, *, normalize=True):
@@ -253,6 +298,8 @@ def auroc(true_saliency, masks, *, normalize=True):
     ----------
     true_saliency : array-like or torch.Tensor of shape (N, C, T) or (N, T)
         Binary ground truth (0/1 or bool), 1 for the truly salient entries.
+        Series of unequal lengths: a list of 2D arrays (or sktime's ``df-list``
+        or ``nested_univ``), the masks alike.
         It must contain both salient and non-salient entries.
     masks : array-like or torch.Tensor of the same shape
         Saliency scores, higher meaning more salient.
@@ -273,13 +320,13 @@ def auroc(true_saliency, masks, *, normalize=True):
     >>> auroc(true_saliency, masks)
     0.75
     """
-    Q, M = _check_inputs(true_saliency, masks, normalize=normalize, metric="auroc")
+    Q, M, _ = _check_inputs(true_saliency, masks, normalize=normalize, metric="auroc")
     if Q.all():
         raise ValueError(
             "auroc is undefined when every entry of true_saliency is salient: "
             "it needs non-salient entries too."
         )
-    return float(roc_auc_score(Q.ravel(), M.ravel()))
+    return float(roc_auc_score(Q, M))
 
 
 def auprc(true_saliency, masks, *, normalize=True):
@@ -289,6 +336,8 @@ def auprc(true_saliency, masks, *, normalize=True):
     ----------
     true_saliency : array-like or torch.Tensor of shape (N, C, T) or (N, T)
         Binary ground truth (0/1 or bool), 1 for the truly salient entries.
+        Series of unequal lengths: a list of 2D arrays (or sktime's ``df-list``
+        or ``nested_univ``), the masks alike.
         At least one entry must be salient.
     masks : array-like or torch.Tensor of the same shape
         Saliency scores, higher meaning more salient.
@@ -309,5 +358,5 @@ def auprc(true_saliency, masks, *, normalize=True):
     >>> round(auprc(true_saliency, masks), 4)
     0.8333
     """
-    Q, M = _check_inputs(true_saliency, masks, normalize=normalize, metric="auprc")
-    return float(average_precision_score(Q.ravel(), M.ravel()))
+    Q, M, _ = _check_inputs(true_saliency, masks, normalize=normalize, metric="auprc")
+    return float(average_precision_score(Q, M))
