@@ -305,3 +305,18 @@ def test_grid_search_on_a_panel_of_unequal_lengths_with_fidelity_scorers():
     masks = DynaMask(area=0.1, max_iter=5, random_state=0, model=net).fit(X[6:]).transform(test)
     expected = comprehensiveness(net, test, masks)
     assert search.cv_results_["split0_test_score"][0] == pytest.approx(expected, rel=1e-6)
+
+
+def test_grid_search_on_a_panel_of_unequal_lengths_with_the_saliency_scoring():
+    from sklearn.model_selection import GridSearchCV, KFold
+
+    from sklearn_tsmask.metrics import SALIENCY_SCORING, aup, aur
+
+    X = ragged() * 2
+    rng = np.random.RandomState(0)
+    truth = [(rng.rand(C, x.shape[1]) < 0.2).astype(float) for x in X]  # ragged, as the series
+    search = GridSearchCV(DynaMask(max_iter=5, random_state=0, model=square), {"area": [0.2]},
+                          scoring=SALIENCY_SCORING, cv=KFold(2), refit=False).fit(X, truth)
+    masks = DynaMask(area=0.2, max_iter=5, random_state=0, model=square).fit(X[6:]).transform(X[:6])
+    assert search.cv_results_["split0_test_aup"][0] == pytest.approx(aup(truth[:6], masks), rel=1e-9)
+    assert search.cv_results_["split0_test_aur"][0] == pytest.approx(aur(truth[:6], masks), rel=1e-9)
