@@ -12,23 +12,27 @@ with replacement), per class when labels are given. Draw the result with
 import numbers
 
 import numpy as np
+import torch
 from sklearn.utils import Bunch, check_random_state
 
-from ._panel import to_numpy3d
+from ._panel import to_numpy3d, to_panel
 
 __all__ = ["channel_importance", "time_importance"]
 
 
 def _per_series(masks, axis):
     """Per-series importance: (N, C) means over time (series of any length), or (N, T) means over channels."""
-    if isinstance(masks, (list, tuple)) and masks and all(np.ndim(m) == 2 for m in masks):
-        arrays = [np.asarray(m, dtype=np.float64) for m in masks]  # aeon's list: series of unequal lengths
-        if axis == "time" and len({a.shape[1] for a in arrays}) > 1:
-            raise ValueError("time_importance needs series of one length: the time steps of unequal series differ.")
-        if any(not np.isfinite(a).all() for a in arrays):
-            raise ValueError("masks contains NaN or infinity.")
-        return np.stack([a.mean(axis=1 if axis == "channel" else 0) for a in arrays])
-    m = to_numpy3d(masks, name="masks")
+    if isinstance(masks, (list, tuple)) or hasattr(masks, "columns"):  # the containers of unequal lengths too
+        series, _ = to_panel(masks, dtype=torch.float64, name="masks")
+        if isinstance(series, list):
+            if axis == "time":
+                raise ValueError(
+                    "time_importance needs series of one length: the time steps of unequal series differ."
+                )
+            return np.stack([s.mean(dim=1).numpy() for s in series])
+        m = series.numpy()
+    else:
+        m = to_numpy3d(masks, name="masks")
     return m.mean(axis=2 if axis == "channel" else 1)
 
 
@@ -83,8 +87,9 @@ def channel_importance(masks, y=None, *, n_bootstrap=1000, confidence=0.95, rand
     Parameters
     ----------
     masks : array-like, torch.Tensor or sktime panel of shape (n_instances, n_channels, n_timepoints)
-        Masks of a panel, as ``transform`` returns them; also aeon's list of
-        ``(n_channels, n_timepoints_i)`` arrays (series of unequal lengths).
+        Masks of a panel, as ``transform`` returns them, also for series of
+        unequal lengths (aeon's list of ``(n_channels, n_timepoints_i)``
+        arrays, sktime's ``df-list`` and ``nested_univ``).
     y : array-like of shape (n_instances,), default=None
         Class labels (or any groups): one importance per class.
     n_bootstrap : int, default=1000

@@ -2,6 +2,7 @@
 bootstrap intervals over the series, and its plot."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from sklearn_tsmask.importance import channel_importance, time_importance
@@ -53,6 +54,12 @@ def test_series_of_unequal_lengths():
     np.testing.assert_allclose(channel_importance(masks, n_bootstrap=0).importance, [0.5, 0.5])
     with pytest.raises(ValueError, match="needs series of one length"):
         time_importance(masks)
+    # sktime's df-list of unequal lengths, as DynaMask returns it for such a panel: the same figures
+    frames = [pd.DataFrame(m.T, columns=["a", "b"]) for m in masks]
+    np.testing.assert_allclose(channel_importance(frames, n_bootstrap=0).importance, [0.5, 0.5])
+    masks[2][1, 0] = np.nan
+    with pytest.raises(ValueError, match=r"masks\[2\] contains NaN"):
+        channel_importance(masks)
 
 
 @pytest.mark.parametrize(
