@@ -100,7 +100,8 @@ def main(argv=None):
     lines = [
         *section_header("Scale out on a local Dask cluster", torch.device("cpu"), "benchmarks/dask_scale.py", argv),
         f"- panel: {args.n_series} random series, C = 8, T = 200, GRUClassifier(8 → 64); each explainer's defaults "
-        f"(DynaMask: {ONE_AREA['dynamask']}) with {args.max_iter} steps (stopping rule off), fitted on the first {args.chunk_size} series; one process "
+        f"(DynaMask: {ONE_AREA['dynamask']}) with {args.max_iter} steps (stopping rule off), fitted on the first "
+        f"{args.chunk_size} series; one process "
         f"with 2 torch threads against `explain_in_chunks(chunk_size={args.chunk_size})` on LocalCluster(2 worker "
         "processes × 1 thread, torch_threads=1)",
         "",

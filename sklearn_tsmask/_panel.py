@@ -745,7 +745,7 @@ def _from_ragged(values, fmt):
     raise ValueError(f"Unknown panel container {fmt.container!r} for series of unequal lengths.")
 
 
-def to_numpy3d(A, *, name="array"):
+def to_numpy3d(A, *, name="array", allow_ragged=False):
     """Return a panel (any container :func:`to_tensor` accepts) as a float64 ``(N, C, T)`` array.
 
     Used by the metrics, which compare masks with true saliency in numpy.
@@ -757,12 +757,18 @@ def to_numpy3d(A, *, name="array"):
         ``pd-multiindex``, ``nested_univ`` or ``df-list`` panels.
     name : str, default="array"
         Name used in error messages.
+    allow_ragged : bool, default=False
+        Also read the panels of unequal lengths :func:`to_panel` reads.
 
     Returns
     -------
-    numpy.ndarray of shape (N, C, T), dtype float64
+    numpy.ndarray of shape (N, C, T), dtype float64, or list of N arrays of shape (C, T_i)
+        The list only with ``allow_ragged``, for series of unequal lengths.
     """
     if isinstance(A, torch.Tensor):
         A = A.detach().cpu().numpy()
+    if allow_ragged:
+        series, _ = to_panel(A, dtype=torch.float64, name=name)
+        return series.numpy() if isinstance(series, torch.Tensor) else [s.numpy() for s in series]
     t, _ = to_tensor(A, dtype=torch.float64, name=name)
     return t.numpy()

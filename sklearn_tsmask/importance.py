@@ -12,27 +12,20 @@ with replacement), per class when labels are given. Draw the result with
 import numbers
 
 import numpy as np
-import torch
 from sklearn.utils import Bunch, check_random_state
 
-from ._panel import to_numpy3d, to_panel
+from ._panel import to_numpy3d
 
 __all__ = ["channel_importance", "time_importance"]
 
 
 def _per_series(masks, axis):
     """Per-series importance: (N, C) means over time (series of any length), or (N, T) means over channels."""
-    if isinstance(masks, (list, tuple)) or hasattr(masks, "columns"):  # the containers of unequal lengths too
-        series, _ = to_panel(masks, dtype=torch.float64, name="masks")
-        if isinstance(series, list):
-            if axis == "time":
-                raise ValueError(
-                    "time_importance needs series of one length: the time steps of unequal series differ."
-                )
-            return np.stack([s.mean(dim=1).numpy() for s in series])
-        m = series.numpy()
-    else:
-        m = to_numpy3d(masks, name="masks")
+    m = to_numpy3d(masks, name="masks", allow_ragged=True)
+    if isinstance(m, list):  # series of unequal lengths
+        if axis == "time":
+            raise ValueError("time_importance needs series of one length: the time steps of unequal series differ.")
+        return np.stack([s.mean(axis=1) for s in m])
     return m.mean(axis=2 if axis == "channel" else 1)
 
 

@@ -10,10 +10,9 @@ samples are then pooled.
 """
 
 import numpy as np
-import torch
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from sklearn_tsmask._panel import to_numpy3d, to_panel
+from sklearn_tsmask._panel import to_numpy3d
 
 __all__ = ["aup", "aur", "information", "entropy", "auroc", "auprc"]
 
@@ -29,16 +28,6 @@ def _normalize(M):
     return (M - lo) / (hi - lo + _EPS)
 
 
-def _samples(A, name):
-    """A panel as float64 arrays: one ``(N, C, T)`` array for equal lengths, else a list of ``(C, T_i)``."""
-    if isinstance(A, torch.Tensor):
-        return to_numpy3d(A, name=name)
-    if isinstance(A, (list, tuple)) or hasattr(A, "columns"):  # the containers of unequal lengths
-        series, _ = to_panel(A, dtype=torch.float64, name=name)
-        return series.numpy() if isinstance(series, torch.Tensor) else [t.numpy() for t in series]
-    return to_numpy3d(A, name=name)
-
-
 def _describe(A):
     return f"of shape {A.shape}" if isinstance(A, np.ndarray) else f"of {len(A)} series of unequal lengths"
 
@@ -52,8 +41,8 @@ def _check_inputs(true_saliency, masks, *, normalize, metric, need_positive=True
     """Validate and pool the inputs: a flat boolean ``Q``, the flat float ``M`` (each sample rescaled first when
     ``normalize``) and the number of entries of each sample, for panels of equal or unequal lengths alike."""
     _check_normalize(normalize)
-    Q = _samples(true_saliency, "true_saliency")
-    M = _samples(masks, "masks")
+    Q = to_numpy3d(true_saliency, name="true_saliency", allow_ragged=True)
+    M = to_numpy3d(masks, name="masks", allow_ragged=True)
     ragged = isinstance(Q, list) or isinstance(M, list)
     if not ragged and Q.shape != M.shape:
         raise ValueError(

@@ -15,15 +15,15 @@ import torch
 
 from .._inputs import WithInputs, _take_input, split_inputs
 from .._models import FrozenModel, wrap_model
-from .._panel import to_panel
+from .._panel import to_numpy3d
 from .._utils import resolve_device
 
 
 def _series_of_unequal_lengths(X, name):
-    """The series of ``X`` as a list of ``(C, T_i)`` tensors when their lengths differ, else None."""
+    """The series of ``X`` as a list of ``(C, T_i)`` arrays when their lengths differ, else None."""
     if not isinstance(X, (list, tuple)) and not hasattr(X, "columns"):
-        return None  # arrays and tensors hold series of one length
-    series, _ = to_panel(X, dtype=torch.float64, name=name)
+        return None  # arrays and tensors hold series of one length: not read here
+    series = to_numpy3d(X, name=name, allow_ragged=True)
     return series if isinstance(series, list) else None
 
 
@@ -47,8 +47,7 @@ def by_length(metric):
         xs = _series_of_unequal_lengths(series, "X")
         if xs is None:
             return metric(model, X, masks, **options)
-        ms, _ = to_panel(masks, dtype=torch.float64, name="masks")
-        ms = list(ms)
+        ms = list(to_numpy3d(masks, name="masks", allow_ragged=True))
         if len(ms) != len(xs):
             raise ValueError(f"masks must have the series of X: X has {len(xs)} series, masks have {len(ms)}.")
         for i, (x, m) in enumerate(zip(xs, ms)):
@@ -72,7 +71,7 @@ def by_length(metric):
         values, curve = None, None
         for length in np.unique(lengths):
             rows = np.flatnonzero(lengths == length)
-            group = torch.stack([xs[i] for i in rows])
+            group = np.stack([xs[i] for i in rows])
             if inputs:
                 group = WithInputs(group, **{name: _take_input(v, rows) for name, v in inputs.items()})
             call = dict(options)
@@ -80,7 +79,7 @@ def by_length(metric):
                 call["target"] = _take_target(target, rows)
             if "reduction" in settings:
                 call["reduction"] = "none"
-            out = metric(model, group, torch.stack([ms[i] for i in rows]), **call)
+            out = metric(model, group, np.stack([ms[i] for i in rows]), **call)
             if isinstance(out, tuple):  # a curve: the fractions (the same for every length), then (rows, points)
                 curve, out = out[0], out[1]
             if values is None:
